@@ -1,0 +1,248 @@
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mxlab/mxlab/tlsalert"
+)
+
+//go:embed builtin/*.yaml servers/*.yaml
+var builtinFS embed.FS
+
+// Catalogue is a validated set of scenarios and the dialects they imitate.
+type Catalogue struct {
+	scenarios []*Scenario
+	dialects  map[string]*Dialect
+}
+
+// ErrUnknown is wrapped by errors for a scenario or dialect name that is
+// not in the catalogue.
+var ErrUnknown = errors.New("unknown name")
+
+// Builtin returns the embedded catalogue.
+func Builtin() (*Catalogue, error) {
+	c := &Catalogue{dialects: map[string]*Dialect{}}
+	if err := c.addFS(builtinFS, "", "servers", c.addDialect); err != nil {
+		return nil, err
+	}
+	if err := c.addFS(builtinFS, "", "builtin", c.addScenarioData); err != nil {
+		return nil, err
+	}
+	// Built-ins list in the order of their default ports, which is the
+	// order the README and the manifest show them in.
+	sort.SliceStable(c.scenarios, func(i, j int) bool { return c.scenarios[i].Port < c.scenarios[j].Port })
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load returns the embedded catalogue plus the scenarios (and dialects, in a
+// servers/ subdirectory) of each directory, plus scenarios given inline (as
+// decoded from a config file under `scenarios:`, named by source in errors).
+func Load(dirs []string, inline []map[string]any, source string) (*Catalogue, error) {
+	c, err := Builtin()
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range dirs {
+		if st, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("scenarios: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("scenarios: %s: not a directory", dir)
+		}
+		fsys := os.DirFS(dir)
+		if st, err := fs.Stat(fsys, "servers"); err == nil && st.IsDir() {
+			if err := c.addFS(fsys, dir, "servers", c.addDialect); err != nil {
+				return nil, err
+			}
+		}
+		if err := c.addFS(fsys, dir, ".", c.addScenarioData); err != nil {
+			return nil, err
+		}
+	}
+	for i, m := range inline {
+		data, err := yaml.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("scenarios: %s: scenarios[%d]: %w", source, i, err)
+		}
+		if err := c.addScenarioData(fmt.Sprintf("%s: scenarios[%d]", source, i), data); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// addFS feeds every *.yaml file of dir in fsys to add, in name order.
+func (c *Catalogue) addFS(fsys fs.FS, label, dir string, add func(file string, data []byte) error) error {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return fmt.Errorf("scenarios: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			continue
+		}
+		file := filepath.ToSlash(filepath.Join(dir, e.Name()))
+		data, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return fmt.Errorf("scenarios: %w", err)
+		}
+		if err := add(filepath.Join(label, file), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decodeStrict decodes one YAML document, refusing keys the type lacks.
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		// yaml.v3 lists every problem on lines of their own; one line
+		// per problem, joined, reads better in a CLI error.
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return errors.New(strings.Join(te.Errors, "; "))
+		}
+		return err
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return errors.New("more than one YAML document")
+	}
+	return nil
+}
+
+func (c *Catalogue) addDialect(file string, data []byte) error {
+	d := &Dialect{}
+	if err := decodeStrict(data, d); err != nil {
+		return fmt.Errorf("scenarios: %s: %w", file, err)
+	}
+	if err := d.validate(); err != nil {
+		return fmt.Errorf("scenarios: %s: %w", file, err)
+	}
+	d.File = file
+	if prev, ok := c.dialects[d.Name]; ok {
+		return fmt.Errorf("scenarios: %s: dialect %q is already defined in %s", file, d.Name, prev.File)
+	}
+	c.dialects[d.Name] = d
+	return nil
+}
+
+func (c *Catalogue) addScenarioData(file string, data []byte) error {
+	s := &Scenario{}
+	if err := decodeStrict(data, s); err != nil {
+		return fmt.Errorf("scenarios: %s: %w", file, err)
+	}
+	s.applyDefaults()
+	if err := s.validate(); err != nil {
+		return fmt.Errorf("scenarios: %s: %w", file, err)
+	}
+	s.File = file
+	for _, prev := range c.scenarios {
+		if prev.Name == s.Name {
+			return fmt.Errorf("scenarios: %s: scenario %q is already defined in %s", file, s.Name, prev.File)
+		}
+	}
+	c.scenarios = append(c.scenarios, s)
+	return nil
+}
+
+// check verifies what spans files: every scenario names a known dialect,
+// and default ports do not collide.
+func (c *Catalogue) check() error {
+	ports := map[int]string{}
+	for _, s := range c.scenarios {
+		if _, ok := c.dialects[s.Imitates]; !ok {
+			return fmt.Errorf("scenarios: %s: imitates: %w %q (known: %s)", s.File, ErrUnknown, s.Imitates, strings.Join(c.DialectNames(), ", "))
+		}
+		if s.Port == 0 {
+			continue
+		}
+		if other, ok := ports[s.Port]; ok {
+			return fmt.Errorf("scenarios: %s: port: %d is already the port of %s", s.File, s.Port, other)
+		}
+		ports[s.Port] = s.Name
+	}
+	return nil
+}
+
+// All returns the scenarios in catalogue order: built-ins first, in the
+// order of their files, then the user's.
+func (c *Catalogue) All() []*Scenario { return append([]*Scenario(nil), c.scenarios...) }
+
+// Names returns the scenario names in catalogue order.
+func (c *Catalogue) Names() []string {
+	names := make([]string, len(c.scenarios))
+	for i, s := range c.scenarios {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// Get returns the named scenario; the error lists the valid names.
+func (c *Catalogue) Get(name string) (*Scenario, error) {
+	for _, s := range c.scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("scenarios: %w %q (valid: %s)", ErrUnknown, name, strings.Join(c.Names(), ", "))
+}
+
+// Select returns the named scenarios in catalogue order, or all of them
+// when names is empty.
+func (c *Catalogue) Select(names []string) ([]*Scenario, error) {
+	if len(names) == 0 {
+		return c.All(), nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if _, err := c.Get(n); err != nil {
+			return nil, err
+		}
+		want[n] = true
+	}
+	var out []*Scenario
+	for _, s := range c.scenarios {
+		if want[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Dialect returns the named dialect.
+func (c *Catalogue) Dialect(name string) (*Dialect, error) {
+	if d, ok := c.dialects[name]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("scenarios: dialect: %w %q (known: %s)", ErrUnknown, name, strings.Join(c.DialectNames(), ", "))
+}
+
+// DialectNames returns the dialect names, sorted.
+func (c *Catalogue) DialectNames() []string {
+	names := make([]string, 0, len(c.dialects))
+	for n := range c.dialects {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func parseAlert(s string) (tlsalert.Description, error) { return tlsalert.ParseDescription(s) }

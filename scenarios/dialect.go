@@ -1,0 +1,131 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Dialect is how one real SMTP server speaks: its banner, its EHLO reply,
+// its reply texts and its TLS habits. Scenarios name the dialect they
+// imitate; the lab's wire layer rewrites go-smtp's replies into it.
+type Dialect struct {
+	// Name is the identifier scenarios use in `imitates`.
+	Name string `yaml:"name"`
+	// Software names the real server and version the texts come from.
+	Software string `yaml:"software"`
+	// Sources cite where each text was measured or read.
+	Sources []string `yaml:"sources"`
+	// Banner is the 220 greeting text after the code.
+	Banner string `yaml:"banner"`
+	// EHLOGreeting is the text of the first line of the EHLO reply.
+	EHLOGreeting string `yaml:"ehlo_greeting"`
+	// Keywords are the EHLO keywords in the server's order. STARTTLS and
+	// AUTH appear only where the scenario offers them at that point.
+	Keywords []string `yaml:"keywords"`
+	// KeywordsAfterTLS, when set, replaces Keywords once TLS is up.
+	KeywordsAfterTLS []string `yaml:"keywords_after_tls"`
+	// SizeLimit is the message size the SIZE keyword announces and the
+	// lab enforces (0: no limit).
+	SizeLimit int64 `yaml:"size_limit"`
+	// Replies are the full reply lines ("250 2.1.0 Ok") keyed by event.
+	Replies map[Reply]string `yaml:"replies"`
+	// SessionTickets says whether the real server sends TLS 1.3 session
+	// tickets by default.
+	SessionTickets bool `yaml:"session_tickets"`
+
+	// File is where the dialect was loaded from.
+	File string `yaml:"-"`
+}
+
+// Reply names an event the dialect has its own reply text for.
+type Reply string
+
+// Reply events. Templates may use {host}, {helo}, {ip}, {arg}, {addr},
+// {queue_id} and {date}.
+const (
+	ReplyHELO               Reply = "helo"
+	ReplyMail               Reply = "mail"
+	ReplyRcpt               Reply = "rcpt"
+	ReplyData               Reply = "data"
+	ReplyQueued             Reply = "queued"
+	ReplyBDAT               Reply = "bdat"
+	ReplyRset               Reply = "rset"
+	ReplyNoop               Reply = "noop"
+	ReplyVrfy               Reply = "vrfy"
+	ReplyQuit               Reply = "quit"
+	ReplyHelp               Reply = "help"
+	ReplyEtrn               Reply = "etrn"
+	ReplyExpn               Reply = "expn"
+	ReplyUnknown            Reply = "unknown"
+	ReplyStartTLS           Reply = "starttls"
+	ReplyStartTLSNotOffered Reply = "starttls-not-offered"
+	ReplyTLSActive          Reply = "tls-already-active"
+	ReplyTLSRequired        Reply = "tls-required"
+	ReplyAuthRequired       Reply = "auth-required"
+	ReplyAuthOK             Reply = "auth-ok"
+	ReplyAuthFailed         Reply = "auth-failed"
+	ReplyTimeout            Reply = "timeout"
+	ReplyLineTooLong        Reply = "line-too-long"
+)
+
+// requiredReplies must be present in every dialect: the lab cannot speak
+// without them.
+var requiredReplies = []Reply{
+	ReplyHELO, ReplyMail, ReplyRcpt, ReplyData, ReplyQueued, ReplyRset, ReplyNoop,
+	ReplyQuit, ReplyUnknown, ReplyStartTLS, ReplyStartTLSNotOffered, ReplyTLSActive,
+	ReplyTimeout,
+}
+
+var knownReplies = append(append([]Reply{}, requiredReplies...),
+	ReplyBDAT, ReplyVrfy, ReplyHelp, ReplyEtrn, ReplyExpn, ReplyTLSRequired,
+	ReplyAuthRequired, ReplyAuthOK, ReplyAuthFailed, ReplyLineTooLong)
+
+// validate checks a dialect's keys and reply lines.
+func (d *Dialect) validate() error {
+	if !nameRE.MatchString(d.Name) && !strings.Contains(d.Name, ".") {
+		return fmt.Errorf("name: %q is not a lowercase identifier", d.Name)
+	}
+	if d.Banner == "" {
+		return fmt.Errorf("banner: missing")
+	}
+	if d.EHLOGreeting == "" {
+		return fmt.Errorf("ehlo_greeting: missing")
+	}
+	keys := make([]string, 0, len(d.Replies))
+	for k := range d.Replies {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := oneOf("replies", Reply(k), knownReplies); err != nil {
+			return err
+		}
+		if err := checkReplyLine(d.Replies[Reply(k)]); err != nil {
+			return fmt.Errorf("replies.%s: %w", k, err)
+		}
+	}
+	for _, r := range requiredReplies {
+		if _, ok := d.Replies[r]; !ok {
+			return fmt.Errorf("replies.%s: missing", r)
+		}
+	}
+	return nil
+}
+
+// checkReplyLine accepts "NNN text" or a multi-line reply whose lines are
+// separated by "\n", each starting with the same code.
+func checkReplyLine(s string) error {
+	for _, line := range strings.Split(s, "\n") {
+		if len(line) < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' || line[2] > '9' {
+			return fmt.Errorf("%q does not start with a reply code", line)
+		}
+		if len(line) > 3 && line[3] != ' ' {
+			return fmt.Errorf("%q: the code must be followed by a space", line)
+		}
+		if line[:3] != s[:3] {
+			return fmt.Errorf("%q: every line must carry the code %s", line, s[:3])
+		}
+	}
+	return nil
+}

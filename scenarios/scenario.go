@@ -1,0 +1,357 @@
+// Package scenarios is the catalogue of lab scenarios: what each receiving
+// server does wrong, which real server it imitates, and what every sender is
+// expected to do about it. Scenarios are data (one YAML file each, embedded
+// under builtin/); users add their own in the same format.
+package scenarios
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Scenario is one receiving-server misconfiguration, with its lesson.
+type Scenario struct {
+	// Name is the stable identifier, also the scenario's DNS label.
+	Name string `yaml:"name"`
+	// Title is a one-line headline.
+	Title string `yaml:"title"`
+	// Summary is the one-line description `mxlab scenarios` lists.
+	Summary string `yaml:"summary"`
+	// Kind says whether the scenario is an MX (senders deliver to it) or a
+	// submission service (applications send through it).
+	Kind Kind `yaml:"kind"`
+	// Incident tells the real-world story the scenario reproduces.
+	Incident string `yaml:"incident"`
+	// Sources cite the incident and the facts the scenario relies on.
+	Sources []string `yaml:"sources"`
+	// Imitates names the server dialect (servers/*.yaml) the lab speaks.
+	Imitates string `yaml:"imitates"`
+	// Port is the default port in the one-port-per-scenario layout.
+	Port int `yaml:"port"`
+	// MX is the MX host's name relative to the scenario's domain; it may
+	// use {hex12}, a value stable per state directory. Default "mx".
+	MX string `yaml:"mx"`
+	// Host is the server's own host name relative to the domain (banner,
+	// EHLO, certificate); default: the MX name.
+	Host string `yaml:"host"`
+	// SMTP holds the SMTP-level knobs.
+	SMTP SMTP `yaml:"smtp"`
+	// TLS holds the TLS-level knobs.
+	TLS TLS `yaml:"tls"`
+	// DNS holds what the lab's DNS publishes for the scenario.
+	DNS DNS `yaml:"dns"`
+	// Lesson explains why senders fail and why only some of them do.
+	Lesson string `yaml:"lesson"`
+	// Fix says how the real server's admin repairs it.
+	Fix string `yaml:"fix"`
+	// Expectations holds, per sender profile, the expected outcome and its
+	// evidence.
+	Expectations map[string]Expectation `yaml:"expectations"`
+
+	// File is where the scenario was loaded from ("builtin/baseline.yaml").
+	File string `yaml:"-"`
+}
+
+// Kind is what role a scenario plays for senders.
+type Kind string
+
+// Scenario kinds.
+const (
+	// KindMX is a receiving MX: the sender matrix delivers to it.
+	KindMX Kind = "mx"
+	// KindSubmission is a submission service: only `send --auth` uses it.
+	KindSubmission Kind = "submission"
+)
+
+// SMTP holds a scenario's SMTP-level knobs; zero values take the dialect's.
+type SMTP struct {
+	// Banner overrides the dialect's 220 greeting text.
+	Banner string `yaml:"banner"`
+	// EHLOKeywords overrides the dialect's EHLO keywords, in order.
+	EHLOKeywords []string `yaml:"ehlo_keywords"`
+	// STARTTLS says whether EHLO lists STARTTLS (default true).
+	STARTTLS *bool `yaml:"starttls"`
+	// RequireTLS makes MAIL before STARTTLS fail with the dialect's
+	// tls-required reply (a submission service, Postfix
+	// smtpd_tls_security_level = encrypt).
+	RequireTLS bool `yaml:"require_tls"`
+	// Auth offers SMTP AUTH; nil offers none.
+	Auth *Auth `yaml:"auth"`
+}
+
+// OffersSTARTTLS reports whether EHLO advertises STARTTLS.
+func (s SMTP) OffersSTARTTLS() bool { return s.STARTTLS == nil || *s.STARTTLS }
+
+// Auth configures SMTP AUTH (RFC 4954) on a scenario.
+type Auth struct {
+	// Mechanisms offered, in order: PLAIN and LOGIN are supported.
+	Mechanisms []string `yaml:"mechanisms"`
+	// Required makes MAIL without AUTH fail with the auth-required reply.
+	Required bool `yaml:"required"`
+	// AfterTLSOnly offers AUTH only once TLS is up (Postfix
+	// smtpd_tls_auth_only = yes).
+	AfterTLSOnly bool `yaml:"after_tls_only"`
+	// Users restricts the accepted credentials (user: password); empty
+	// accepts any credentials and records them.
+	Users map[string]string `yaml:"users"`
+}
+
+// TLS holds a scenario's TLS knobs.
+type TLS struct {
+	// Certificate is the kind of certificate the server presents.
+	Certificate CertKind `yaml:"certificate"`
+	// CertFile and KeyFile are PEM files, for certificate: file.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Names the certificate covers, as templates ({mx}, {host},
+	// {domain}); default ["{mx}"].
+	Names []string `yaml:"names"`
+	// Key is the key type of generated certificates (default rsa-2048).
+	Key KeyType `yaml:"key"`
+	// MinVersion and MaxVersion bound the versions offered ("1.0".."1.3");
+	// empty means Go's defaults.
+	MinVersion Version `yaml:"min_version"`
+	MaxVersion Version `yaml:"max_version"`
+	// Ciphers restricts the TLS 1.2 suites by IANA name; empty means Go's
+	// defaults. (TLS 1.3 suites are not configurable in Go.)
+	Ciphers []string `yaml:"ciphers"`
+	// SessionTickets makes the server send TLS 1.3 NewSessionTicket, as
+	// OpenSSL-based servers do by default (interop-recipe.md §6b).
+	SessionTickets bool `yaml:"session_tickets"`
+	// Reject lists ClientHello rules checked in order before the
+	// handshake; the first that matches ends the session with its alert.
+	Reject []RejectRule `yaml:"reject"`
+	// LegacyAnonymous says an OpenSSL-1.0-era build of the imitated
+	// server would have negotiated an anonymous suite with a client that
+	// offers one, which Go's crypto/tls cannot do; the session record
+	// says so.
+	LegacyAnonymous bool `yaml:"legacy_anonymous"`
+}
+
+// RejectRule ends a TLS handshake with an alert when a ClientHello matches.
+type RejectRule struct {
+	// When is the condition on the ClientHello.
+	When Condition `yaml:"when"`
+	// Alert is the alert's name or number (e.g. illegal_parameter, 47).
+	Alert string `yaml:"alert"`
+	// Log is what the imitated server logs (e.g. "no shared cipher").
+	Log string `yaml:"log"`
+}
+
+// Condition is a test on a ClientHello, implemented in the server package.
+type Condition string
+
+// ClientHello conditions.
+const (
+	// Always matches every ClientHello.
+	Always Condition = "always"
+	// GnuTLSDisallowedSNI matches a server_name GnuTLS refuses
+	// (lib/ext/server_name.c: a character outside [A-Za-z0-9.-]).
+	GnuTLSDisallowedSNI Condition = "gnutls-disallowed-sni"
+	// TLS13Only matches a ClientHello that offers TLS 1.3 and nothing older.
+	TLS13Only Condition = "tls13-only"
+)
+
+// CertKind is the kind of certificate a scenario presents.
+type CertKind string
+
+// Certificate kinds.
+const (
+	// CertCASigned is a leaf issued by the lab CA (the default).
+	CertCASigned CertKind = "ca-signed"
+	// CertSelfSigned is a leaf that signs itself.
+	CertSelfSigned CertKind = "self-signed"
+	// CertNone is no certificate at all (sendmail without one).
+	CertNone CertKind = "none"
+	// CertFile is a certificate and key from PEM files.
+	CertFile CertKind = "file"
+)
+
+// KeyType is the key algorithm of a generated certificate.
+type KeyType string
+
+// Key types.
+const (
+	KeyRSA2048   KeyType = "rsa-2048"
+	KeyECDSAP256 KeyType = "ecdsa-p256"
+)
+
+// Version is a TLS version as users write it: "1.0", "1.1", "1.2", "1.3".
+type Version string
+
+// DNS holds what the lab publishes in DNS for a scenario.
+type DNS struct {
+	// TLSA says which TLSA 3 1 1 record is published for the MX.
+	TLSA TLSAKind `yaml:"tlsa"`
+	// Authenticated sets the AD bit on the scenario's answers (default
+	// true); false makes it an unsigned part of the zone.
+	Authenticated *bool `yaml:"authenticated"`
+}
+
+// IsAuthenticated reports whether answers carry the AD bit.
+func (d DNS) IsAuthenticated() bool { return d.Authenticated == nil || *d.Authenticated }
+
+// TLSAKind says what TLSA record a scenario publishes.
+type TLSAKind string
+
+// TLSA kinds.
+const (
+	// TLSANone publishes no TLSA record (the default).
+	TLSANone TLSAKind = "none"
+	// TLSACurrent publishes 3 1 1 for the key the server uses.
+	TLSACurrent TLSAKind = "current"
+	// TLSAPrevious publishes 3 1 1 for a previous key: the record was not
+	// updated after a key rollover.
+	TLSAPrevious TLSAKind = "previous"
+)
+
+// Expectation is what a sender profile is expected to do on a scenario.
+type Expectation struct {
+	// Outcome is delivered, delivered-plaintext, deferred or bounced.
+	Outcome string `yaml:"outcome"`
+	// Reason is the expected reason code.
+	Reason string `yaml:"reason"`
+	// Evidence cites a measured run, a source line, a document or a report.
+	Evidence string `yaml:"evidence"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+var (
+	kinds      = []Kind{KindMX, KindSubmission}
+	conditions = []Condition{Always, GnuTLSDisallowedSNI, TLS13Only}
+	certKinds  = []CertKind{CertCASigned, CertSelfSigned, CertNone, CertFile}
+	keyTypes   = []KeyType{KeyRSA2048, KeyECDSAP256}
+	versions   = []Version{"1.0", "1.1", "1.2", "1.3"}
+	tlsaKinds  = []TLSAKind{TLSANone, TLSACurrent, TLSAPrevious}
+	mechs      = []string{"PLAIN", "LOGIN"}
+)
+
+// oneOf checks v against the allowed values of a typed enum.
+func oneOf[T ~string](key string, v T, allowed []T) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	var s []string
+	for _, a := range allowed {
+		s = append(s, string(a))
+	}
+	return fmt.Errorf("%s: unknown value %q (want one of %s)", key, v, strings.Join(s, ", "))
+}
+
+// applyDefaults fills the zero values the YAML may leave out.
+func (s *Scenario) applyDefaults() {
+	if s.Kind == "" {
+		s.Kind = KindMX
+	}
+	if s.MX == "" {
+		s.MX = "mx"
+	}
+	if s.Host == "" {
+		s.Host = s.MX
+	}
+	if s.TLS.Certificate == "" {
+		s.TLS.Certificate = CertCASigned
+	}
+	if len(s.TLS.Names) == 0 {
+		s.TLS.Names = []string{"{mx}"}
+	}
+	if s.TLS.Key == "" {
+		s.TLS.Key = KeyRSA2048
+	}
+	if s.DNS.TLSA == "" {
+		s.DNS.TLSA = TLSANone
+	}
+}
+
+// validate checks every field a file can get wrong and names the key.
+func (s *Scenario) validate() error {
+	if !nameRE.MatchString(s.Name) {
+		return fmt.Errorf("name: %q is not a DNS label of lowercase letters, digits and '-'", s.Name)
+	}
+	if s.Summary == "" {
+		return fmt.Errorf("summary: missing")
+	}
+	if s.Imitates == "" {
+		return fmt.Errorf("imitates: missing (name a server dialect such as %q)", "postfix")
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		return fmt.Errorf("port: %d is not a port number", s.Port)
+	}
+	checks := []error{
+		oneOf("kind", s.Kind, kinds),
+		oneOf("tls.certificate", s.TLS.Certificate, certKinds),
+		oneOf("tls.key", s.TLS.Key, keyTypes),
+		oneOf("dns.tlsa", s.DNS.TLSA, tlsaKinds),
+	}
+	if s.TLS.MinVersion != "" {
+		checks = append(checks, oneOf("tls.min_version", s.TLS.MinVersion, versions))
+	}
+	if s.TLS.MaxVersion != "" {
+		checks = append(checks, oneOf("tls.max_version", s.TLS.MaxVersion, versions))
+	}
+	for i, r := range s.TLS.Reject {
+		checks = append(checks, oneOf(fmt.Sprintf("tls.reject[%d].when", i), r.When, conditions))
+		if r.Alert == "" {
+			checks = append(checks, fmt.Errorf("tls.reject[%d].alert: missing", i))
+		}
+	}
+	if s.SMTP.Auth != nil {
+		if len(s.SMTP.Auth.Mechanisms) == 0 {
+			checks = append(checks, fmt.Errorf("smtp.auth.mechanisms: missing"))
+		}
+		for i, m := range s.SMTP.Auth.Mechanisms {
+			checks = append(checks, oneOf(fmt.Sprintf("smtp.auth.mechanisms[%d]", i), strings.ToUpper(m), mechs))
+		}
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	for i, r := range s.TLS.Reject {
+		if _, err := parseAlert(r.Alert); err != nil {
+			return fmt.Errorf("tls.reject[%d].alert: %w", i, err)
+		}
+	}
+	if s.TLS.Certificate == CertFile && (s.TLS.CertFile == "" || s.TLS.KeyFile == "") {
+		return fmt.Errorf("tls.cert_file, tls.key_file: both are required with certificate: file")
+	}
+	if s.TLS.Certificate == CertNone && s.DNS.TLSA != TLSANone {
+		return fmt.Errorf("dns.tlsa: %q needs a certificate, but tls.certificate is none", s.DNS.TLSA)
+	}
+	if s.TLS.MinVersion != "" && s.TLS.MaxVersion != "" && s.TLS.MinVersion > s.TLS.MaxVersion {
+		return fmt.Errorf("tls.min_version: %s is above tls.max_version %s", s.TLS.MinVersion, s.TLS.MaxVersion)
+	}
+	if err := checkTemplate("mx", s.MX, "hex12"); err != nil {
+		return err
+	}
+	if err := checkTemplate("host", s.Host, "hex12"); err != nil {
+		return err
+	}
+	for i, n := range s.TLS.Names {
+		if err := checkTemplate(fmt.Sprintf("tls.names[%d]", i), n, "mx", "host", "domain"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var placeholderRE = regexp.MustCompile(`\{([^}]*)\}`)
+
+// checkTemplate rejects placeholders a template cannot use.
+func checkTemplate(key, tmpl string, allowed ...string) error {
+	for _, m := range placeholderRE.FindAllStringSubmatch(tmpl, -1) {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || m[1] == a
+		}
+		if !ok {
+			return fmt.Errorf("%s: unknown placeholder {%s} in %q (allowed: {%s})", key, m[1], tmpl, strings.Join(allowed, "}, {"))
+		}
+	}
+	return nil
+}
