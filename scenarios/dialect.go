@@ -11,31 +11,31 @@ import (
 // imitate; the lab's wire layer rewrites go-smtp's replies into it.
 type Dialect struct {
 	// Name is the identifier scenarios use in `imitates`.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name,omitempty"`
 	// Software names the real server and version the texts come from.
-	Software string `yaml:"software"`
+	Software string `yaml:"software" json:"software,omitempty"`
 	// Sources cite where each text was measured or read.
-	Sources []string `yaml:"sources"`
+	Sources []string `yaml:"sources" json:"sources,omitempty"`
 	// Banner is the 220 greeting text after the code.
-	Banner string `yaml:"banner"`
+	Banner string `yaml:"banner" json:"banner,omitempty"`
 	// EHLOGreeting is the text of the first line of the EHLO reply.
-	EHLOGreeting string `yaml:"ehlo_greeting"`
+	EHLOGreeting string `yaml:"ehlo_greeting" json:"ehlo_greeting,omitempty"`
 	// Keywords are the EHLO keywords in the server's order. STARTTLS and
 	// AUTH appear only where the scenario offers them at that point.
-	Keywords []string `yaml:"keywords"`
+	Keywords []string `yaml:"keywords" json:"keywords,omitempty"`
 	// KeywordsAfterTLS, when set, replaces Keywords once TLS is up.
-	KeywordsAfterTLS []string `yaml:"keywords_after_tls"`
+	KeywordsAfterTLS []string `yaml:"keywords_after_tls" json:"keywords_after_tls,omitempty"`
 	// SizeLimit is the message size the SIZE keyword announces and the
 	// lab enforces (0: no limit).
-	SizeLimit int64 `yaml:"size_limit"`
+	SizeLimit int64 `yaml:"size_limit" json:"size_limit,omitempty"`
 	// Replies are the full reply lines ("250 2.1.0 Ok") keyed by event.
-	Replies map[Reply]string `yaml:"replies"`
+	Replies map[Reply]string `yaml:"replies" json:"replies,omitempty"`
 	// SessionTickets says whether the real server sends TLS 1.3 session
 	// tickets by default.
-	SessionTickets bool `yaml:"session_tickets"`
+	SessionTickets bool `yaml:"session_tickets" json:"session_tickets,omitempty"`
 
 	// File is where the dialect was loaded from.
-	File string `yaml:"-"`
+	File string `yaml:"-" json:"-"`
 }
 
 // Reply names an event the dialect has its own reply text for.

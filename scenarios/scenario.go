@@ -13,44 +13,44 @@ import (
 // Scenario is one receiving-server misconfiguration, with its lesson.
 type Scenario struct {
 	// Name is the stable identifier, also the scenario's DNS label.
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name,omitempty"`
 	// Title is a one-line headline.
-	Title string `yaml:"title"`
+	Title string `yaml:"title" json:"title,omitempty"`
 	// Summary is the one-line description `mxlab scenarios` lists.
-	Summary string `yaml:"summary"`
+	Summary string `yaml:"summary" json:"summary,omitempty"`
 	// Kind says whether the scenario is an MX (senders deliver to it) or a
 	// submission service (applications send through it).
-	Kind Kind `yaml:"kind"`
+	Kind Kind `yaml:"kind" json:"kind,omitempty"`
 	// Incident tells the real-world story the scenario reproduces.
-	Incident string `yaml:"incident"`
+	Incident string `yaml:"incident" json:"incident,omitempty"`
 	// Sources cite the incident and the facts the scenario relies on.
-	Sources []string `yaml:"sources"`
+	Sources []string `yaml:"sources" json:"sources,omitempty"`
 	// Imitates names the server dialect (servers/*.yaml) the lab speaks.
-	Imitates string `yaml:"imitates"`
+	Imitates string `yaml:"imitates" json:"imitates,omitempty"`
 	// Port is the default port in the one-port-per-scenario layout.
-	Port int `yaml:"port"`
+	Port int `yaml:"port" json:"port,omitempty"`
 	// MX is the MX host's name relative to the scenario's domain; it may
 	// use {hex12}, a value stable per state directory. Default "mx".
-	MX string `yaml:"mx"`
+	MX string `yaml:"mx" json:"mx,omitempty"`
 	// Host is the server's own host name relative to the domain (banner,
 	// EHLO, certificate); default: the MX name.
-	Host string `yaml:"host"`
+	Host string `yaml:"host" json:"host,omitempty"`
 	// SMTP holds the SMTP-level knobs.
-	SMTP SMTP `yaml:"smtp"`
+	SMTP SMTP `yaml:"smtp" json:"smtp,omitempty"`
 	// TLS holds the TLS-level knobs.
-	TLS TLS `yaml:"tls"`
+	TLS TLS `yaml:"tls" json:"tls,omitempty"`
 	// DNS holds what the lab's DNS publishes for the scenario.
-	DNS DNS `yaml:"dns"`
+	DNS DNS `yaml:"dns" json:"dns,omitempty"`
 	// Lesson explains why senders fail and why only some of them do.
-	Lesson string `yaml:"lesson"`
+	Lesson string `yaml:"lesson" json:"lesson,omitempty"`
 	// Fix says how the real server's admin repairs it.
-	Fix string `yaml:"fix"`
+	Fix string `yaml:"fix" json:"fix,omitempty"`
 	// Expectations holds, per sender profile, the expected outcome and its
 	// evidence.
-	Expectations map[string]Expectation `yaml:"expectations"`
+	Expectations map[string]Expectation `yaml:"expectations" json:"expectations,omitempty"`
 
 	// File is where the scenario was loaded from ("builtin/baseline.yaml").
-	File string `yaml:"-"`
+	File string `yaml:"-" json:"-"`
 }
 
 // Kind is what role a scenario plays for senders.
@@ -67,17 +67,17 @@ const (
 // SMTP holds a scenario's SMTP-level knobs; zero values take the dialect's.
 type SMTP struct {
 	// Banner overrides the dialect's 220 greeting text.
-	Banner string `yaml:"banner"`
+	Banner string `yaml:"banner" json:"banner,omitempty"`
 	// EHLOKeywords overrides the dialect's EHLO keywords, in order.
-	EHLOKeywords []string `yaml:"ehlo_keywords"`
+	EHLOKeywords []string `yaml:"ehlo_keywords" json:"ehlo_keywords,omitempty"`
 	// STARTTLS says whether EHLO lists STARTTLS (default true).
-	STARTTLS *bool `yaml:"starttls"`
+	STARTTLS *bool `yaml:"starttls" json:"starttls,omitempty"`
 	// RequireTLS makes MAIL before STARTTLS fail with the dialect's
 	// tls-required reply (a submission service, Postfix
 	// smtpd_tls_security_level = encrypt).
-	RequireTLS bool `yaml:"require_tls"`
+	RequireTLS bool `yaml:"require_tls" json:"require_tls,omitempty"`
 	// Auth offers SMTP AUTH; nil offers none.
-	Auth *Auth `yaml:"auth"`
+	Auth *Auth `yaml:"auth" json:"auth,omitempty"`
 }
 
 // OffersSTARTTLS reports whether EHLO advertises STARTTLS.
@@ -86,57 +86,58 @@ func (s SMTP) OffersSTARTTLS() bool { return s.STARTTLS == nil || *s.STARTTLS }
 // Auth configures SMTP AUTH (RFC 4954) on a scenario.
 type Auth struct {
 	// Mechanisms offered, in order: PLAIN and LOGIN are supported.
-	Mechanisms []string `yaml:"mechanisms"`
+	Mechanisms []string `yaml:"mechanisms" json:"mechanisms,omitempty"`
 	// Required makes MAIL without AUTH fail with the auth-required reply.
-	Required bool `yaml:"required"`
+	Required bool `yaml:"required" json:"required,omitempty"`
 	// AfterTLSOnly offers AUTH only once TLS is up (Postfix
 	// smtpd_tls_auth_only = yes).
-	AfterTLSOnly bool `yaml:"after_tls_only"`
+	AfterTLSOnly bool `yaml:"after_tls_only" json:"after_tls_only,omitempty"`
 	// Users restricts the accepted credentials (user: password); empty
 	// accepts any credentials and records them.
-	Users map[string]string `yaml:"users"`
+	Users map[string]string `yaml:"users" json:"users,omitempty"`
 }
 
 // TLS holds a scenario's TLS knobs.
 type TLS struct {
 	// Certificate is the kind of certificate the server presents.
-	Certificate CertKind `yaml:"certificate"`
+	Certificate CertKind `yaml:"certificate" json:"certificate,omitempty"`
 	// CertFile and KeyFile are PEM files, for certificate: file.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	CertFile string `yaml:"cert_file" json:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file" json:"key_file,omitempty"`
 	// Names the certificate covers, as templates ({mx}, {host},
 	// {domain}); default ["{mx}"].
-	Names []string `yaml:"names"`
+	Names []string `yaml:"names" json:"names,omitempty"`
 	// Key is the key type of generated certificates (default rsa-2048).
-	Key KeyType `yaml:"key"`
+	Key KeyType `yaml:"key" json:"key,omitempty"`
 	// MinVersion and MaxVersion bound the versions offered ("1.0".."1.3");
 	// empty means Go's defaults.
-	MinVersion Version `yaml:"min_version"`
-	MaxVersion Version `yaml:"max_version"`
+	MinVersion Version `yaml:"min_version" json:"min_version,omitempty"`
+	MaxVersion Version `yaml:"max_version" json:"max_version,omitempty"`
 	// Ciphers restricts the TLS 1.2 suites by IANA name; empty means Go's
 	// defaults. (TLS 1.3 suites are not configurable in Go.)
-	Ciphers []string `yaml:"ciphers"`
+	Ciphers []string `yaml:"ciphers" json:"ciphers,omitempty"`
 	// SessionTickets makes the server send TLS 1.3 NewSessionTicket, as
-	// OpenSSL-based servers do by default (interop-recipe.md §6b).
-	SessionTickets bool `yaml:"session_tickets"`
+	// OpenSSL-based servers do by default (interop-recipe.md §6b); unset
+	// follows the imitated server's dialect.
+	SessionTickets *bool `yaml:"session_tickets" json:"session_tickets,omitempty"`
 	// Reject lists ClientHello rules checked in order before the
 	// handshake; the first that matches ends the session with its alert.
-	Reject []RejectRule `yaml:"reject"`
+	Reject []RejectRule `yaml:"reject" json:"reject,omitempty"`
 	// LegacyAnonymous says an OpenSSL-1.0-era build of the imitated
 	// server would have negotiated an anonymous suite with a client that
 	// offers one, which Go's crypto/tls cannot do; the session record
 	// says so.
-	LegacyAnonymous bool `yaml:"legacy_anonymous"`
+	LegacyAnonymous bool `yaml:"legacy_anonymous" json:"legacy_anonymous,omitempty"`
 }
 
 // RejectRule ends a TLS handshake with an alert when a ClientHello matches.
 type RejectRule struct {
 	// When is the condition on the ClientHello.
-	When Condition `yaml:"when"`
+	When Condition `yaml:"when" json:"when,omitempty"`
 	// Alert is the alert's name or number (e.g. illegal_parameter, 47).
-	Alert string `yaml:"alert"`
+	Alert string `yaml:"alert" json:"alert,omitempty"`
 	// Log is what the imitated server logs (e.g. "no shared cipher").
-	Log string `yaml:"log"`
+	Log string `yaml:"log" json:"log,omitempty"`
 }
 
 // Condition is a test on a ClientHello, implemented in the server package.
@@ -149,6 +150,10 @@ const (
 	// GnuTLSDisallowedSNI matches a server_name GnuTLS refuses
 	// (lib/ext/server_name.c: a character outside [A-Za-z0-9.-]).
 	GnuTLSDisallowedSNI Condition = "gnutls-disallowed-sni"
+	// MalformedSNI matches a server_name extension that does not parse
+	// (an empty name or a wrong length), which GnuTLS answers with
+	// decode_error.
+	MalformedSNI Condition = "malformed-sni"
 	// TLS13Only matches a ClientHello that offers TLS 1.3 and nothing older.
 	TLS13Only Condition = "tls13-only"
 )
@@ -183,10 +188,10 @@ type Version string
 // DNS holds what the lab publishes in DNS for a scenario.
 type DNS struct {
 	// TLSA says which TLSA 3 1 1 record is published for the MX.
-	TLSA TLSAKind `yaml:"tlsa"`
+	TLSA TLSAKind `yaml:"tlsa" json:"tlsa,omitempty"`
 	// Authenticated sets the AD bit on the scenario's answers (default
 	// true); false makes it an unsigned part of the zone.
-	Authenticated *bool `yaml:"authenticated"`
+	Authenticated *bool `yaml:"authenticated" json:"authenticated,omitempty"`
 }
 
 // IsAuthenticated reports whether answers carry the AD bit.
@@ -209,18 +214,18 @@ const (
 // Expectation is what a sender profile is expected to do on a scenario.
 type Expectation struct {
 	// Outcome is delivered, delivered-plaintext, deferred or bounced.
-	Outcome string `yaml:"outcome"`
+	Outcome string `yaml:"outcome" json:"outcome,omitempty"`
 	// Reason is the expected reason code.
-	Reason string `yaml:"reason"`
+	Reason string `yaml:"reason" json:"reason,omitempty"`
 	// Evidence cites a measured run, a source line, a document or a report.
-	Evidence string `yaml:"evidence"`
+	Evidence string `yaml:"evidence" json:"evidence,omitempty"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 var (
 	kinds      = []Kind{KindMX, KindSubmission}
-	conditions = []Condition{Always, GnuTLSDisallowedSNI, TLS13Only}
+	conditions = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only}
 	certKinds  = []CertKind{CertCASigned, CertSelfSigned, CertNone, CertFile}
 	keyTypes   = []KeyType{KeyRSA2048, KeyECDSAP256}
 	versions   = []Version{"1.0", "1.1", "1.2", "1.3"}
@@ -320,6 +325,9 @@ func (s *Scenario) validate() error {
 	if s.TLS.Certificate == CertFile && (s.TLS.CertFile == "" || s.TLS.KeyFile == "") {
 		return fmt.Errorf("tls.cert_file, tls.key_file: both are required with certificate: file")
 	}
+	if s.TLS.Certificate == CertNone && s.SMTP.OffersSTARTTLS() && !hasAlways(s.TLS.Reject) {
+		return fmt.Errorf("tls.reject: a scenario that offers STARTTLS without a certificate needs a rule with when: always (what alert does the server send?)")
+	}
 	if s.TLS.Certificate == CertNone && s.DNS.TLSA != TLSANone {
 		return fmt.Errorf("dns.tlsa: %q needs a certificate, but tls.certificate is none", s.DNS.TLSA)
 	}
@@ -354,4 +362,13 @@ func checkTemplate(key, tmpl string, allowed ...string) error {
 		}
 	}
 	return nil
+}
+
+func hasAlways(rules []RejectRule) bool {
+	for _, r := range rules {
+		if r.When == Always {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
+
+	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/server"
+)
+
+// Config is everything a command can be configured with: from the YAML
+// config file, MXLAB_* environment variables and flags, in rising order
+// of precedence. Viper fills it once; it is passed down, never global.
+type Config struct {
+	Zone         string            `mapstructure:"zone"`
+	StateDir     string            `mapstructure:"state_dir"`
+	DNS          string            `mapstructure:"dns"`
+	SMTP         SMTPConfig        `mapstructure:"smtp"`
+	Only         []string          `mapstructure:"only"`
+	ScenarioDirs []string          `mapstructure:"scenario_dirs"`
+	Scenarios    []map[string]any  `mapstructure:"scenarios"`
+	Records      []string          `mapstructure:"records"`
+	SessionsFile string            `mapstructure:"sessions_file"`
+	Manifest     string            `mapstructure:"manifest"`
+	AuthUsers    map[string]string `mapstructure:"auth_users"`
+	Timeouts     TimeoutsConfig    `mapstructure:"timeouts"`
+	Log          LogConfig         `mapstructure:"log"`
+	source       string            // the config file, for error messages
+}
+
+// SMTPConfig places the SMTP listeners.
+type SMTPConfig struct {
+	Host string `mapstructure:"host"`
+	Port int    `mapstructure:"port"`
+	Net  string `mapstructure:"net"`
+}
+
+// TimeoutsConfig bounds each SMTP phase.
+type TimeoutsConfig struct {
+	Command   time.Duration `mapstructure:"command"`
+	Handshake time.Duration `mapstructure:"handshake"`
+	Session   time.Duration `mapstructure:"session"`
+}
+
+// LogConfig sets the log level.
+type LogConfig struct {
+	Level string `mapstructure:"level"`
+}
+
+// errConfig marks configuration errors (exit 78, EX_CONFIG).
+var errConfig = errors.New("bad configuration")
+
+// flagKeys maps flags to config keys.
+var flagKeys = map[string]string{
+	"zone":          "zone",
+	"state-dir":     "state_dir",
+	"dns":           "dns",
+	"smtp-host":     "smtp.host",
+	"smtp-port":     "smtp.port",
+	"smtp-net":      "smtp.net",
+	"scenario":      "only",
+	"scenario-dir":  "scenario_dirs",
+	"record":        "records",
+	"sessions-file": "sessions_file",
+	"manifest":      "manifest",
+	"log-level":     "log.level",
+}
+
+// addLabFlags declares the flags that shape a lab.
+func addLabFlags(fs *pflag.FlagSet) {
+	fs.String("zone", lab.DefaultZone, "the lab's DNS zone")
+	fs.String("state-dir", "", "where the lab keeps its CA, keys and sessions file (default "+lab.DefaultStateDir()+")")
+	fs.String("dns", lab.DefaultDNS, "DNS server address (127.0.0.1:53 to be where MTAs look)")
+	fs.String("smtp-host", "127.0.0.1", "address of every SMTP listener, one port per scenario")
+	fs.Int("smtp-port", 0, "shared-port layout: every scenario on this port, one address each from --smtp-net")
+	fs.String("smtp-net", "127.0.1.0/24", "network the shared-port layout takes addresses from")
+	fs.StringSlice("scenario", nil, "run only these scenarios (repeatable; default all)")
+	fs.StringSlice("scenario-dir", nil, "directory of extra scenario YAML files (repeatable)")
+	fs.StringSlice("record", nil, `extra DNS record in zone-file syntax, e.g. "exim A 127.0.2.1" (repeatable)`)
+}
+
+// loadConfig reads the config file (if any), the environment and the
+// flags into a Config. Unknown keys and wrong types are errors that name
+// the file and the key.
+func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	v.SetEnvPrefix("MXLAB")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, k := range knownKeys() {
+		// AutomaticEnv only sees keys viper knows of; bind them all.
+		_ = v.BindEnv(k)
+	}
+	v.SetDefault("zone", lab.DefaultZone)
+	v.SetDefault("dns", lab.DefaultDNS)
+	v.SetDefault("smtp.net", "127.0.1.0/24")
+	v.SetDefault("log.level", "info")
+	if path == "" {
+		path = os.Getenv("MXLAB_CONFIG")
+	}
+	if path != "" {
+		if err := checkKeys(path); err != nil {
+			return nil, err
+		}
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("%w: config %s: %w", errConfig, path, err)
+		}
+	}
+	if flags != nil {
+		flags.VisitAll(func(f *pflag.Flag) {
+			if key, ok := flagKeys[f.Name]; ok {
+				_ = v.BindPFlag(key, f)
+			}
+		})
+	}
+	cfg := &Config{source: path}
+	err := v.Unmarshal(cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.WeaklyTypedInput = false
+	})
+	if err != nil {
+		where := "configuration"
+		if path != "" {
+			where = "config " + path
+		}
+		return nil, fmt.Errorf("%w: %s: %s", errConfig, where, strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	return cfg, nil
+}
+
+// knownKeys lists every config key, from the Config struct's tags.
+func knownKeys() []string {
+	var keys []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("mapstructure")
+			if tag == "" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type, prefix+tag+".")
+				continue
+			}
+			keys = append(keys, prefix+tag)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	sort.Strings(keys)
+	return keys
+}
+
+// checkKeys reports the first key of the file that Config lacks, with
+// its line, before viper (which lower-cases and flattens) sees it.
+func checkKeys(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%w: config: %w", errConfig, err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%w: config %s: %w", errConfig, path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, k := range knownKeys() {
+		known[k] = true
+		if i := strings.LastIndex(k, "."); i > 0 {
+			known[k[:i]] = true
+		}
+	}
+	var check func(n *yaml.Node, prefix string) error
+	check = func(n *yaml.Node, prefix string) error {
+		if n.Kind != yaml.MappingNode {
+			if prefix == "" {
+				return fmt.Errorf("%w: config %s: want a mapping of keys at the top", errConfig, path)
+			}
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := prefix + n.Content[i].Value
+			if !known[key] {
+				return fmt.Errorf("%w: config %s: line %d: unknown key %q (known: %s)", errConfig, path, n.Content[i].Line, key, strings.Join(knownKeys(), ", "))
+			}
+			// Maps with free keys (auth_users) and scenario definitions
+			// (checked by the catalogue) are not walked.
+			if key == "smtp" || key == "timeouts" || key == "log" {
+				if err := check(n.Content[i+1], key+"."); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return check(doc.Content[0], "")
+}
+
+// labConfig turns the config into the lab's, loading the catalogue.
+func (c *Config) labConfig() (lab.Config, error) {
+	cat, err := c.catalogue()
+	if err != nil {
+		return lab.Config{}, err
+	}
+	return lab.Config{
+		Zone:         c.Zone,
+		StateDir:     c.StateDir,
+		DNS:          c.DNS,
+		Addressing:   lab.Addressing{Host: c.SMTP.Host, Port: c.SMTP.Port, Net: c.SMTP.Net},
+		Catalogue:    cat,
+		Scenarios:    c.Only,
+		Records:      c.Records,
+		SessionsFile: c.SessionsFile,
+		Manifest:     c.Manifest,
+		AuthUsers:    c.AuthUsers,
+		Timeouts:     server.Timeouts(c.Timeouts),
+	}, nil
+}
+
+func (c *Config) catalogue() (*scenarios.Catalogue, error) {
+	src := c.source
+	if src == "" {
+		src = "config"
+	}
+	cat, err := scenarios.Load(c.ScenarioDirs, c.Scenarios, src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	return cat, nil
+}

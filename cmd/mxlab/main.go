@@ -1,0 +1,136 @@
+// Command mxlab is a reproduction lab for mail transport failures: a
+// receiving SMTP server that reproduces the STARTTLS and DANE
+// misconfigurations that make big senders bounce mail.
+//
+// The CLI is thin: each command parses flags, calls the library and maps
+// the result to output and an exit code. This file holds the only
+// os.Exit.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mxlab/mxlab/lab"
+)
+
+// Exit codes (sysexits.h, as DESIGN.md fixes them).
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 64 // EX_USAGE
+	exitOSErr    = 71 // EX_OSERR: cannot bind
+	exitConfig   = 78 // EX_CONFIG
+	exitInternal = 70 // EX_SOFTWARE
+)
+
+// errUsage marks bad command-line usage.
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin, stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitOK
+	}
+	var ex exitError
+	if errors.As(err, &ex) {
+		if ex.msg != "" {
+			fmt.Fprintln(stderr, "mxlab:", ex.msg)
+		}
+		return ex.code
+	}
+	fmt.Fprintln(stderr, "mxlab:", err)
+	switch {
+	case errors.Is(err, errConfig):
+		return exitConfig
+	case errors.Is(err, lab.ErrBind):
+		return exitOSErr
+	case errors.Is(err, errUsage) || isFlagError(err):
+		if cmd != nil {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// exitError carries an exit code other than the error's class.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+func isFlagError(err error) bool {
+	// cobra reports unknown flags and commands with plain errors; the
+	// commands themselves wrap errUsage, so anything else from cobra's
+	// parsing is a usage error too.
+	var fe flagError
+	return errors.As(err, &fe)
+}
+
+type flagError struct{ error }
+
+func (f flagError) Unwrap() error { return f.error }
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var configPath string
+	root := &cobra.Command{
+		Use:   "mxlab",
+		Short: "A reproduction lab for mail transport failures",
+		Long: `mxlab reproduces, on a laptop or in CI, the STARTTLS and DANE
+misconfigurations that make big senders bounce mail: an SNI name refused
+with alert 47, no shared cipher, a self-signed certificate, a TLSA record
+that names an old key, STARTTLS not advertised.
+
+  mxlab serve          run every scenario on loopback, with DNS and a CA
+  mxlab scenarios      list the scenarios; 'mxlab scenarios NAME' for a lesson
+  mxlab certs          the lab CA and each scenario's TLSA records
+  mxlab tlsa CERT.pem  TLSA records for any certificate
+
+Configuration: --config FILE (YAML), MXLAB_* environment variables
+(MXLAB_ZONE, MXLAB_STATE_DIR, MXLAB_DNS, MXLAB_SMTP_PORT, ...), and flags,
+each overriding the one before.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError{err} })
+	root.PersistentFlags().StringVar(&configPath, "config", "", "YAML config file (or MXLAB_CONFIG)")
+	root.PersistentFlags().String("format", "text", "output format: text, json or markdown")
+	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, configPath: &configPath}
+	root.AddCommand(newServeCmd(env), newScenariosCmd(env), newCertsCmd(env), newTLSACmd(env))
+	return root
+}
+
+// cliEnv is what commands share: the streams and the --config value.
+type cliEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configPath     *string
+}
+
+// format returns the validated --format value.
+func format(cmd *cobra.Command, allowed ...string) (string, error) {
+	f, _ := cmd.Flags().GetString("format")
+	for _, a := range allowed {
+		if f == a {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("%w: --format %q: want one of %v", errUsage, f, allowed)
+}

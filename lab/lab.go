@@ -1,0 +1,449 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/dnslab"
+	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/server"
+)
+
+// Defaults of a lab started with no configuration.
+const (
+	DefaultZone = "mxlab.test"
+	// DefaultDNS is unprivileged and not 5353 (mDNS).
+	DefaultDNS = "127.0.0.1:10053"
+	// DNSTTL is short so that MTAs that cache (Postfix caches TLSA by TTL)
+	// see a restarted lab at once.
+	DNSTTL = 1
+)
+
+// ErrBind is wrapped by errors for a listener that cannot be bound (the
+// CLI exits 71, EX_OSERR).
+var ErrBind = errors.New("cannot bind")
+
+// Config is a lab's configuration; zero values take the defaults.
+type Config struct {
+	// Zone is the lab's DNS zone (default mxlab.test).
+	Zone string
+	// StateDir keeps the PKI and the seed (default DefaultStateDir()).
+	StateDir string
+	// DNS is the DNS server's listen address (default 127.0.0.1:10053;
+	// port 0 picks a free one).
+	DNS string
+	// Addressing places the SMTP listeners.
+	Addressing Addressing
+	// Catalogue holds the scenarios (default: the built-in catalogue).
+	Catalogue *scenarios.Catalogue
+	// Scenarios names the scenarios to run (default: all).
+	Scenarios []string
+	// Records are extra DNS records in zone-file syntax.
+	Records []string
+	// SessionsFile is where session records go (default
+	// <StateDir>/sessions.jsonl; "-" keeps them in memory only).
+	SessionsFile string
+	// Manifest is written once every listener answers ("" for none).
+	Manifest string
+	// AuthUsers, when set, restricts AUTH on every scenario that offers
+	// it to these credentials (user: password).
+	AuthUsers map[string]string
+	// Timeouts bound each SMTP phase.
+	Timeouts server.Timeouts
+	// Logger receives the lab's log; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Lab is a running lab.
+type Lab struct {
+	layout   *Layout
+	dns      *dnslab.Server
+	servers  []*server.Server
+	sessions *server.SessionLog
+	store    *certs.Store
+	wg       sync.WaitGroup
+	errs     chan error
+	once     sync.Once
+}
+
+// prepared is a configuration with its defaults, scenarios, PKI and
+// planned addresses.
+type prepared struct {
+	cfg      Config
+	selected []*scenarios.Scenario
+	seed     string
+	store    *certs.Store
+	addrs    []netip.AddrPort
+}
+
+func prepare(cfg Config) (*prepared, error) {
+	var err error
+	if cfg.Zone == "" {
+		cfg.Zone = DefaultZone
+	}
+	cfg.Zone = strings.TrimSuffix(strings.ToLower(cfg.Zone), ".")
+	if _, ok := dns.IsDomainName(cfg.Zone); !ok || !strings.Contains(cfg.Zone, ".") && cfg.Zone != "test" {
+		return nil, fmt.Errorf("lab: zone %q is not a domain name", cfg.Zone)
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir()
+	}
+	if cfg.DNS == "" {
+		cfg.DNS = DefaultDNS
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Catalogue == nil {
+		if cfg.Catalogue, err = scenarios.Builtin(); err != nil {
+			return nil, err
+		}
+	}
+	selected, err := cfg.Catalogue.Select(cfg.Scenarios)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("lab: state dir: %w", err)
+	}
+	seed, err := stateSeed(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	store, err := certs.Open(filepath.Join(cfg.StateDir, "pki"), cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := cfg.Addressing.plan(selected)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{cfg: cfg, selected: selected, seed: seed, store: store, addrs: addrs}, nil
+}
+
+// Plan computes the layout a lab with this configuration would have,
+// without binding anything (ephemeral ports show as 0). The DNS address
+// is the configured one.
+func Plan(cfg Config) (*Layout, error) {
+	p, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lab{store: p.store}
+	layout := &Layout{Zone: p.cfg.Zone, DNS: p.cfg.DNS, CACert: p.store.CAPath()}
+	zone := dnslab.NewZone(p.cfg.Zone+".", DNSTTL)
+	for i, sc := range p.selected {
+		site, err := l.site(sc, p.cfg, p.seed, p.addrs[i], zone)
+		if err != nil {
+			return nil, err
+		}
+		layout.Scenarios = append(layout.Scenarios, site)
+	}
+	return layout, nil
+}
+
+// Start brings up the lab: it computes the layout, binds every SMTP
+// listener, issues certificates, starts DNS, and writes the manifest.
+// On error nothing stays running.
+func Start(cfg Config) (_ *Lab, err error) {
+	p, err := prepare(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg, selected, seed, store, addrs := p.cfg, p.selected, p.seed, p.store, p.addrs
+	l := &Lab{store: store, errs: make(chan error, len(selected)+1)}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+
+	// Bind first: the ports are part of the layout (TLSA owners), and a
+	// busy port should fail before anything else starts.
+	listeners := make([]net.Listener, len(selected))
+	defer func() {
+		if err != nil {
+			for _, ln := range listeners {
+				if ln != nil {
+					ln.Close()
+				}
+			}
+		}
+	}()
+	for i, sc := range selected {
+		ln, lerr := net.Listen("tcp", addrs[i].String())
+		if lerr != nil {
+			return nil, fmt.Errorf("lab: scenario %s: listen on %s: %w: %w", sc.Name, addrs[i], ErrBind, lerr)
+		}
+		listeners[i] = ln
+		addrs[i] = ln.Addr().(*net.TCPAddr).AddrPort()
+	}
+
+	sessionsPath := cfg.SessionsFile
+	switch sessionsPath {
+	case "":
+		sessionsPath = filepath.Join(cfg.StateDir, "sessions.jsonl")
+	case "-":
+		sessionsPath = ""
+	}
+	if l.sessions, err = server.NewSessionLog(sessionsPath, 0); err != nil {
+		return nil, err
+	}
+	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath}
+	zone := dnslab.NewZone(cfg.Zone+".", DNSTTL)
+	for i, sc := range selected {
+		site, serr := l.site(sc, cfg, seed, addrs[i], zone)
+		if serr != nil {
+			return nil, serr
+		}
+		layout.Scenarios = append(layout.Scenarios, site)
+	}
+	extra, err := dnslab.ParseRecords(cfg.Zone+".", cfg.Records, DNSTTL)
+	if err != nil {
+		return nil, err
+	}
+	zone.Add(extra...)
+	if err := zone.Validate(); err != nil {
+		return nil, err
+	}
+	if l.dns, err = dnslab.Start(cfg.DNS, zone, cfg.Logger.With("component", "dns")); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("lab: dns: %w: %w", ErrBind, err)
+		}
+		return nil, err
+	}
+	layout.DNS = l.dns.Addr()
+
+	for i, site := range layout.Scenarios {
+		srv, serr := l.newServer(site, cfg)
+		if serr != nil {
+			return nil, serr
+		}
+		l.servers = append(l.servers, srv)
+		ln := listeners[i]
+		listeners[i] = nil // owned by the server now
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			if err := srv.Serve(ln); err != nil {
+				l.errs <- err
+			}
+		}()
+	}
+	l.layout = layout
+	if cfg.Manifest != "" {
+		if err := WriteManifest(cfg.Manifest, layout); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// site computes one scenario's names, certificate and DNS records.
+func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.AddrPort, zone *dnslab.Zone) (*Site, error) {
+	n := siteNames(sc, cfg.Zone, seed)
+	site := &Site{
+		Name: sc.Name, Kind: sc.Kind, Domain: n.domain, MX: n.mx, Host: n.host,
+		SMTP: addr.String(), Authenticated: sc.DNS.IsAuthenticated(), TLSA: []TLSARecord{},
+		scenario: sc, addr: addr,
+	}
+	var err error
+	switch sc.TLS.Certificate {
+	case scenarios.CertCASigned, scenarios.CertSelfSigned:
+		site.leaf, err = l.store.Leaf(certs.LeafSpec{
+			Name: sc.Name, DNSNames: n.certNames(sc.TLS.Names),
+			SelfSigned: sc.TLS.Certificate == scenarios.CertSelfSigned, Key: certs.KeyType(sc.TLS.Key),
+		})
+	case scenarios.CertFile:
+		site.leaf, err = certs.LoadFiles(sc.TLS.CertFile, sc.TLS.KeyFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lab: scenario %s: %w", sc.Name, err)
+	}
+	if site.leaf != nil {
+		site.CertPath = site.leaf.CertPath
+	}
+
+	// The TLSA record describes the served key, or (tlsa: previous) the
+	// key of the certificate before a rollover.
+	tlsaCert := site.leaf
+	if sc.DNS.TLSA == scenarios.TLSAPrevious {
+		if tlsaCert, err = l.store.Leaf(certs.LeafSpec{
+			Name: sc.Name + ".previous", DNSNames: n.certNames(sc.TLS.Names), Key: certs.KeyType(sc.TLS.Key),
+		}); err != nil {
+			return nil, fmt.Errorf("lab: scenario %s: %w", sc.Name, err)
+		}
+	}
+	if sc.DNS.TLSA != scenarios.TLSANone {
+		t, err := certs.NewTLSA(tlsaCert.Cert, certs.UsageDANEEE, certs.SelectorSPKI, certs.MatchSHA256)
+		if err != nil {
+			return nil, err
+		}
+		for _, owner := range tlsaOwners(n.mx, addr.Port()) {
+			site.TLSA = append(site.TLSA, TLSARecord{Owner: owner, RDATA: t.String()})
+		}
+	}
+	if err := addSiteRecords(zone, site); err != nil {
+		return nil, fmt.Errorf("lab: scenario %s: %w", sc.Name, err)
+	}
+	return site, nil
+}
+
+// addSiteRecords publishes a site: MX for its domain and every name below
+// it (a wildcard, so tests can use many recipient domains: real MTAs
+// throttle a destination after a failure), A or AAAA for its hosts, and
+// its TLSA records.
+func addSiteRecords(zone *dnslab.Zone, site *Site) error {
+	ttl := fmt.Sprint(DNSTTL)
+	rrType := "A"
+	if site.addr.Addr().Is6() && !site.addr.Addr().Is4In6() {
+		rrType = "AAAA"
+	}
+	ip := site.addr.Addr().Unmap().String()
+	lines := []string{
+		site.Domain + ". " + ttl + " IN MX 10 " + site.MX + ".",
+		"*." + site.Domain + ". " + ttl + " IN MX 10 " + site.MX + ".",
+		site.MX + ". " + ttl + " IN " + rrType + " " + ip,
+	}
+	if site.Host != site.MX {
+		lines = append(lines, site.Host+". "+ttl+" IN "+rrType+" "+ip)
+	}
+	for _, t := range site.TLSA {
+		lines = append(lines, t.Owner+". "+ttl+" IN TLSA "+t.RDATA)
+	}
+	for _, line := range lines {
+		rr, err := dns.NewRR(line)
+		if err != nil {
+			return fmt.Errorf("dns record %q: %w", line, err)
+		}
+		zone.Add(rr)
+	}
+	if !site.Authenticated {
+		zone.Insecure = append(zone.Insecure, site.Domain+".")
+	}
+	return nil
+}
+
+func (l *Lab) newServer(site *Site, cfg Config) (*server.Server, error) {
+	sc := site.scenario
+	if cfg.AuthUsers != nil && sc.SMTP.Auth != nil {
+		copied := *sc
+		auth := *sc.SMTP.Auth
+		auth.Users = cfg.AuthUsers
+		copied.SMTP.Auth = &auth
+		sc = &copied
+	}
+	d, err := cfg.Catalogue.Dialect(sc.Imitates)
+	if err != nil {
+		return nil, err
+	}
+	scfg := server.Config{
+		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions,
+		Logger: cfg.Logger.With("scenario", sc.Name), Timeouts: cfg.Timeouts, Now: cfg.Now,
+	}
+	if site.leaf != nil {
+		scfg.Certificate = &site.leaf.TLS
+	}
+	return server.New(scfg)
+}
+
+// Layout returns where everything is.
+func (l *Lab) Layout() *Layout { return l.layout }
+
+// Sessions returns the session records.
+func (l *Lab) Sessions() *server.SessionLog { return l.sessions }
+
+// CA returns the lab's PKI.
+func (l *Lab) CA() *certs.Store { return l.store }
+
+// Err receives an error if a listener fails while the lab runs.
+func (l *Lab) Err() <-chan error { return l.errs }
+
+// Close stops every listener and the DNS server and flushes the records.
+func (l *Lab) Close() error {
+	var errs []error
+	l.once.Do(func() {
+		for _, s := range l.servers {
+			errs = append(errs, s.Close())
+		}
+		l.wg.Wait()
+		if l.dns != nil {
+			errs = append(errs, l.dns.Close())
+		}
+		if l.sessions != nil {
+			errs = append(errs, l.sessions.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// WriteManifest writes the layout as JSON, to a temporary name first and
+// then renamed, so a reader never sees half a manifest.
+func WriteManifest(path string, layout *Layout) error {
+	data, err := json.MarshalIndent(layout, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lab: manifest: %w", err)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".manifest-*")
+	if err != nil {
+		return fmt.Errorf("lab: manifest: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("lab: manifest: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("lab: manifest: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("lab: manifest: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("lab: manifest: %w", err)
+	}
+	return nil
+}
+
+// ReadManifest loads a manifest written by WriteManifest (or by another
+// process's `mxlab serve --manifest`).
+func ReadManifest(path string) (*Layout, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("lab: manifest: %w", err)
+	}
+	var l Layout
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, fmt.Errorf("lab: manifest %s: %w", path, err)
+	}
+	if l.Zone == "" || l.DNS == "" || len(l.Scenarios) == 0 {
+		return nil, fmt.Errorf("lab: manifest %s: missing zone, dns or scenarios", path)
+	}
+	for _, s := range l.Scenarios {
+		ap, err := netip.ParseAddrPort(s.SMTP)
+		if err != nil {
+			return nil, fmt.Errorf("lab: manifest %s: scenario %s: smtp: %w", path, s.Name, err)
+		}
+		s.addr = ap
+	}
+	return &l, nil
+}

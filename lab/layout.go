@@ -1,0 +1,224 @@
+// Package lab computes the lab's layout — scenario → domain → MX →
+// address → certificate → TLSA — once, and hands it to everything else:
+// the DNS server, the SMTP listeners, the manifest and the sender.
+package lab
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/scenarios"
+)
+
+// Layout is where everything in a running lab is.
+type Layout struct {
+	// Zone is the lab's DNS zone, without the trailing dot.
+	Zone string `json:"zone"`
+	// DNS is the DNS server's address (host:port).
+	DNS string `json:"dns"`
+	// CACert is the path of the lab CA certificate.
+	CACert string `json:"ca_cert"`
+	// Sessions is the path of the sessions file ("" for none).
+	Sessions string `json:"sessions"`
+	// Scenarios are the running scenarios, in catalogue order.
+	Scenarios []*Site `json:"scenarios"`
+}
+
+// Site is one scenario's place in the lab.
+type Site struct {
+	// Name is the scenario's name.
+	Name string `json:"name"`
+	// Kind is mx or submission.
+	Kind scenarios.Kind `json:"kind"`
+	// Domain is the scenario's mail domain; any name below it has the
+	// same MX.
+	Domain string `json:"domain"`
+	// MX is the MX host name.
+	MX string `json:"mx"`
+	// Host is the server's own host name (banner, certificate).
+	Host string `json:"host"`
+	// SMTP is the listener's address (host:port).
+	SMTP string `json:"smtp"`
+	// TLSA lists the published TLSA records (owner and RDATA).
+	TLSA []TLSARecord `json:"tlsa"`
+	// Authenticated says whether the site's DNS answers carry AD.
+	Authenticated bool `json:"dns_authenticated"`
+	// CertPath is the PEM file of the certificate served ("" for none).
+	CertPath string `json:"cert,omitempty"`
+
+	scenario *scenarios.Scenario
+	addr     netip.AddrPort
+	leaf     *certs.Leaf
+}
+
+// TLSARecord is one published TLSA record.
+type TLSARecord struct {
+	Owner string `json:"owner"`
+	RDATA string `json:"rdata"`
+}
+
+// Scenario returns the site's scenario.
+func (s *Site) Scenario() *scenarios.Scenario { return s.scenario }
+
+// Addr returns the listener's address.
+func (s *Site) Addr() netip.AddrPort { return s.addr }
+
+// Site returns the named site.
+func (l *Layout) Site(name string) (*Site, error) {
+	var names []string
+	for _, s := range l.Scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+		names = append(names, s.Name)
+	}
+	return nil, fmt.Errorf("lab: %w %q (running: %s)", scenarios.ErrUnknown, name, strings.Join(names, ", "))
+}
+
+// Addressing says where SMTP listeners go.
+type Addressing struct {
+	// Host is the address of every listener in the one-port-per-scenario
+	// layout (default 127.0.0.1).
+	Host string
+	// Ephemeral binds every listener on port 0 (tests and the in-process
+	// lab), so labs never collide.
+	Ephemeral bool
+	// Port, when set, switches to the shared-port layout: one address per
+	// scenario from Net, all on this port (real MTAs deliver to 25).
+	Port int
+	// Net is the network the shared-port layout takes addresses from, in
+	// catalogue order starting at its first host address.
+	Net string
+}
+
+// plan assigns an address to every scenario.
+func (a Addressing) plan(scs []*scenarios.Scenario) ([]netip.AddrPort, error) {
+	out := make([]netip.AddrPort, len(scs))
+	if a.Port != 0 {
+		if a.Port < 0 || a.Port > 65535 {
+			return nil, fmt.Errorf("lab: smtp port %d is not a port number", a.Port)
+		}
+		if a.Net == "" {
+			return nil, errors.New("lab: the shared-port layout (smtp port set) needs a network, e.g. 127.0.1.0/24")
+		}
+		prefix, err := netip.ParsePrefix(a.Net)
+		if err != nil {
+			return nil, fmt.Errorf("lab: smtp net: %w", err)
+		}
+		addr := prefix.Masked().Addr()
+		for i := range scs {
+			addr = addr.Next()
+			if !prefix.Contains(addr) {
+				return nil, fmt.Errorf("lab: smtp net %s has no address for scenario %d of %d", a.Net, i+1, len(scs))
+			}
+			out[i] = netip.AddrPortFrom(addr, uint16(a.Port))
+		}
+		return out, nil
+	}
+	host := a.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return nil, fmt.Errorf("lab: smtp host %q: want an IP address: %w", host, err)
+	}
+	next := 0
+	for _, s := range scs {
+		next = max(next, s.Port)
+	}
+	for i, s := range scs {
+		port := s.Port
+		if port == 0 { // a user scenario without a default port
+			next++
+			port = next
+		}
+		if a.Ephemeral {
+			port = 0
+		}
+		out[i] = netip.AddrPortFrom(ip, uint16(port))
+	}
+	return out, nil
+}
+
+// names expands a scenario's name templates for its domain.
+type names struct {
+	domain, mx, host string
+}
+
+func siteNames(s *scenarios.Scenario, zone, seed string) names {
+	domain := s.Name + "." + zone
+	h := sha256.Sum256([]byte(seed + "/" + s.Name))
+	r := strings.NewReplacer("{hex12}", hex.EncodeToString(h[:])[:12])
+	return names{
+		domain: domain,
+		mx:     r.Replace(s.MX) + "." + domain,
+		host:   r.Replace(s.Host) + "." + domain,
+	}
+}
+
+// certNames expands tls.names ({mx}, {host}, {domain}).
+func (n names) certNames(tmpls []string) []string {
+	r := strings.NewReplacer("{mx}", n.mx, "{host}", n.host, "{domain}", n.domain)
+	var out []string
+	for _, t := range tmpls {
+		out = append(out, r.Replace(t))
+	}
+	return out
+}
+
+// stateSeed returns the random value that makes {hex12} stable per state
+// directory, creating it on first use.
+func stateSeed(dir string) (string, error) {
+	path := filepath.Join(dir, "seed")
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); len(s) >= 16 {
+			return s, nil
+		}
+		return "", fmt.Errorf("lab: %s: too short to be a seed; delete it to make a new one", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("lab: %w", err)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("lab: %w", err)
+	}
+	s := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("lab: %w", err)
+	}
+	return s, nil
+}
+
+// tlsaOwners are the names a scenario's TLSA record is published at: the
+// port the listener really uses (RFC 7672 §2.2.3: a transport with a port
+// makes DANE look up _PORT._tcp, interop-recipe.md §6) and _25._tcp.
+func tlsaOwners(mx string, port uint16) []string {
+	owners := []string{"_" + strconv.Itoa(int(port)) + "._tcp." + mx}
+	if port != 25 {
+		owners = append(owners, "_25._tcp."+mx)
+	}
+	return owners
+}
+
+// DefaultStateDir is where the lab keeps its PKI and seed:
+// $XDG_STATE_HOME/mxlab, else ~/.local/state/mxlab.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "mxlab")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "mxlab")
+	}
+	return filepath.Join(os.TempDir(), "mxlab-state")
+}
+

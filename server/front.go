@@ -1,0 +1,647 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mxlab/mxlab/scenarios"
+)
+
+// conn is one client session in the wire layer.
+type conn struct {
+	srv *Server
+	raw net.Conn // the client's TCP connection
+
+	client net.Conn // raw, or the TLS connection over it
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	tls    *tls.Conn
+
+	back   net.Conn // our end of the pipe to go-smtp
+	backBR *bufio.Reader
+
+	rec    Record
+	counts *counts
+	helo   string
+	authed bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+	abortd bool
+	mu     sync.Mutex
+}
+
+var errLineTooLong = errors.New("line too long")
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeouts.Session)
+	c := &conn{
+		srv: s, raw: nc, client: nc,
+		br:     bufio.NewReaderSize(nc, 4096),
+		bw:     bufio.NewWriterSize(nc, 4096),
+		counts: newCounts(),
+		ctx:    ctx, cancel: cancel,
+	}
+	c.rec = Record{
+		ID:       s.cfg.Sessions.newID(),
+		Scenario: s.cfg.Scenario.Name,
+		Remote:   nc.RemoteAddr().String(),
+		Local:    nc.LocalAddr().String(),
+		Started:  s.cfg.Now().UTC(),
+		Commands: []string{},
+	}
+	return c
+}
+
+// abort ends the session from outside (lab shutdown, session timeout).
+func (c *conn) abort() {
+	c.mu.Lock()
+	c.abortd = true
+	c.mu.Unlock()
+	c.raw.Close()
+}
+
+func (c *conn) aborted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.abortd
+}
+
+// serve runs the session to its end and records it.
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	stop := context.AfterFunc(c.ctx, c.abort)
+	defer stop()
+	end := c.run()
+	c.finish(end)
+}
+
+// run is the command loop; it returns why the session ended.
+func (c *conn) run() EndReason {
+	mine, theirs := net.Pipe()
+	c.back, c.backBR = mine, bufio.NewReader(mine)
+	defer mine.Close()
+	if err := c.srv.backends.hand(c.ctx, &backendConn{Conn: theirs, front: c}); err != nil {
+		return EndClosedByLab
+	}
+	// go-smtp greets first; the imitated banner replaces its greeting.
+	if _, _, err := c.backendReply(); err != nil {
+		c.note("backend greeting: %v", err)
+		return EndClosedByLab
+	}
+	c.reply(c.banner())
+	if err := c.flush(); err != nil {
+		return c.endFromError(err)
+	}
+	for {
+		line, err := c.readLine(c.srv.cfg.Timeouts.Command)
+		if errors.Is(err, errLineTooLong) {
+			c.rec.Commands = append(c.rec.Commands, "(line too long)")
+			c.counts.add("unknown", false)
+			c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{})
+			if err := c.flushIfIdle(); err != nil {
+				return c.endFromError(err)
+			}
+			continue
+		}
+		if err != nil {
+			return c.endFromError(err)
+		}
+		if end, done := c.dispatch(line); done {
+			return end
+		}
+		if err := c.flushIfIdle(); err != nil {
+			return c.endFromError(err)
+		}
+	}
+}
+
+// dispatch handles one command line; done ends the session.
+func (c *conn) dispatch(line string) (EndReason, bool) {
+	verb, arg, _ := strings.Cut(line, " ")
+	verb = strings.ToUpper(verb)
+	arg = strings.TrimSpace(arg)
+	c.rec.Commands = append(c.rec.Commands, redact(verb, line))
+	switch verb {
+	case "STARTTLS":
+		return c.startTLS()
+	case "HELO", "EHLO", "MAIL", "RCPT", "RSET", "NOOP", "VRFY", "AUTH", "DATA", "BDAT", "QUIT":
+		return c.relay(verb, arg, line)
+	case "ETRN", "HELP", "EXPN":
+		if text, ok := c.srv.cfg.Dialect.Replies[scenarios.Reply(strings.ToLower(verb))]; ok {
+			code := c.reply(splitReply(c.render(text, vars{arg: arg, line: line})))
+			c.counts.add(verb, code < 400)
+			return "", false
+		}
+	}
+	c.counts.add("unknown", false)
+	c.replyKey(scenarios.ReplyUnknown, "", vars{arg: arg, line: line})
+	return "", false
+}
+
+// relay passes a command to go-smtp and its reply, in the dialect, back.
+func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
+	if verb == "BDAT" {
+		return c.relayBDAT(arg, line)
+	}
+	code, lines, err := c.roundTrip(line + "\r\n")
+	if err != nil {
+		return c.backendGone(err)
+	}
+	d := c.srv.cfg.Dialect
+	v := vars{arg: arg, line: line}
+	switch verb {
+	case "EHLO":
+		if code == 250 {
+			c.helo = firstField(arg)
+			lines = c.ehloLines()
+		}
+	case "HELO":
+		if code == 250 {
+			c.helo = firstField(arg)
+			lines = c.dialectLines(d, scenarios.ReplyHELO, v, lines)
+		}
+	case "MAIL", "RCPT":
+		v.addr = angleAddr(arg)
+		if code < 300 {
+			lines = c.dialectLines(d, scenarios.Reply(strings.ToLower(verb)), v, lines)
+		}
+	case "RSET", "NOOP", "VRFY":
+		if code < 300 {
+			lines = c.dialectLines(d, scenarios.Reply(strings.ToLower(verb)), v, lines)
+		}
+	case "QUIT":
+		c.counts.add(verb, true)
+		c.write(c.dialectLines(d, scenarios.ReplyQuit, v, lines))
+		_ = c.flush()
+		return EndQuit, true
+	case "AUTH":
+		return c.relayAuth(arg, code, lines)
+	case "DATA":
+		if code == 354 {
+			c.write(c.dialectLines(d, scenarios.ReplyData, v, lines))
+			if err := c.flush(); err != nil {
+				return c.endFromError(err), true
+			}
+			if err := c.relayBody(); err != nil {
+				return c.endFromError(err), true
+			}
+			if code, lines, err = c.backendReply(); err != nil {
+				return c.backendGone(err)
+			}
+			if code == 250 {
+				v.queueID = c.srv.queueID()
+				lines = c.dialectLines(d, scenarios.ReplyQueued, v, lines)
+			}
+		}
+	}
+	c.counts.add(verb, code < 400)
+	c.write(lines)
+	return "", false
+}
+
+// relayBDAT sends the BDAT line and its chunk (RFC 3030 §2): the chunk
+// follows the command at once, without waiting for a reply.
+func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
+	fields := strings.Fields(arg)
+	var size uint64
+	var err error
+	if len(fields) > 0 {
+		size, err = strconv.ParseUint(fields[0], 10, 32)
+	}
+	if err := c.toBackend([]byte(line + "\r\n")); err != nil {
+		return c.backendGone(err)
+	}
+	if len(fields) > 0 && err == nil && len(fields) <= 2 {
+		if err := c.copyChunk(int64(size)); err != nil {
+			return c.endFromError(err), true
+		}
+	}
+	code, lines, berr := c.backendReply()
+	if berr != nil {
+		return c.backendGone(berr)
+	}
+	last := len(fields) == 2 && strings.EqualFold(fields[1], "LAST")
+	if code == 250 {
+		v := vars{arg: fields[0]}
+		if last {
+			v.queueID = c.srv.queueID()
+			lines = c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyQueued, v, lines)
+		} else {
+			lines = c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyBDAT, v, lines)
+		}
+	}
+	c.counts.add("BDAT", code < 400)
+	c.write(lines)
+	return "", false
+}
+
+// relayAuth carries the SASL exchange (334 challenges and the client's
+// answers, which are not commands) between client and go-smtp.
+func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool) {
+	for code == 334 {
+		c.write(lines)
+		if err := c.flush(); err != nil {
+			return c.endFromError(err), true
+		}
+		resp, err := c.readLine(c.srv.cfg.Timeouts.Command)
+		if err != nil {
+			return c.endFromError(err), true
+		}
+		if code, lines, err = c.roundTrip(resp + "\r\n"); err != nil {
+			return c.backendGone(err)
+		}
+	}
+	if code == 235 {
+		lines = c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyAuthOK, vars{arg: arg}, lines)
+	}
+	c.counts.add("AUTH", code < 400)
+	c.write(lines)
+	return "", false
+}
+
+// relayBody copies the DATA body to go-smtp up to and including the
+// lone "." line (RFC 5321 §4.1.1.4).
+func (c *conn) relayBody() error {
+	atLineStart := true
+	for {
+		c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
+		chunk, err := c.br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+		end := atLineStart && (bytes.Equal(chunk, []byte(".\r\n")) || bytes.Equal(chunk, []byte(".\n")))
+		if werr := c.toBackend(chunk); werr != nil {
+			return werr
+		}
+		if end {
+			return nil
+		}
+		atLineStart = err == nil // a full buffer ends mid-line
+	}
+}
+
+func (c *conn) copyChunk(n int64) error {
+	c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
+	c.back.SetWriteDeadline(time.Now().Add(backendTimeout))
+	_, err := io.CopyN(c.back, c.br, n)
+	return err
+}
+
+// ehloLines renders the EHLO reply: the dialect's greeting and keywords,
+// with STARTTLS and AUTH only where the scenario offers them now.
+func (c *conn) ehloLines() []string {
+	d, sc := c.srv.cfg.Dialect, c.srv.cfg.Scenario
+	keywords := d.Keywords
+	if c.tls != nil && len(d.KeywordsAfterTLS) > 0 {
+		keywords = d.KeywordsAfterTLS
+	}
+	if len(sc.SMTP.EHLOKeywords) > 0 {
+		keywords = sc.SMTP.EHLOKeywords
+	}
+	texts := []string{c.render(d.EHLOGreeting, vars{})}
+	for _, kw := range keywords {
+		switch strings.ToUpper(firstField(kw)) {
+		case "STARTTLS":
+			if c.tls != nil || !sc.SMTP.OffersSTARTTLS() {
+				continue
+			}
+		case "AUTH":
+			if !c.authOffered() {
+				continue
+			}
+			kw = "AUTH " + strings.Join(sc.SMTP.Auth.Mechanisms, " ")
+		}
+		texts = append(texts, kw)
+	}
+	return joinReply("250", texts)
+}
+
+func (c *conn) authOffered() bool {
+	a := c.srv.cfg.Scenario.SMTP.Auth
+	return a != nil && (c.tls != nil || !a.AfterTLSOnly)
+}
+
+// banner is the 220 greeting.
+func (c *conn) banner() []string {
+	text := c.srv.cfg.Dialect.Banner
+	if b := c.srv.cfg.Scenario.SMTP.Banner; b != "" {
+		text = b
+	}
+	return []string{"220 " + c.render(text, vars{})}
+}
+
+// dialectLines returns the dialect's reply for key, or go-smtp's lines
+// when the dialect has none.
+func (c *conn) dialectLines(d *scenarios.Dialect, key scenarios.Reply, v vars, fallback []string) []string {
+	text, ok := d.Replies[key]
+	if !ok {
+		return fallback
+	}
+	return splitReply(c.render(text, v))
+}
+
+// replyKey writes the dialect's reply for key (or for alt when key is
+// missing) and returns its code.
+func (c *conn) replyKey(key, alt scenarios.Reply, v vars) int {
+	text, ok := c.srv.cfg.Dialect.Replies[key]
+	if !ok {
+		text = c.srv.cfg.Dialect.Replies[alt]
+	}
+	return c.reply(splitReply(c.render(text, v)))
+}
+
+// reply writes reply lines and returns their code.
+func (c *conn) reply(lines []string) int {
+	c.write(lines)
+	if len(lines) == 0 || len(lines[0]) < 3 {
+		return 0
+	}
+	code, _ := strconv.Atoi(lines[0][:3])
+	return code
+}
+
+func (c *conn) write(lines []string) {
+	for _, l := range lines {
+		c.bw.WriteString(l)
+		c.bw.WriteString("\r\n")
+	}
+}
+
+func (c *conn) flush() error {
+	c.client.SetWriteDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
+	return c.bw.Flush()
+}
+
+// flushIfIdle sends queued replies once the client has no more pipelined
+// commands waiting, as Postfix does (RFC 2920 §3.1: the server may
+// batch replies to a group of pipelined commands).
+func (c *conn) flushIfIdle() error {
+	if c.br.Buffered() > 0 {
+		return nil
+	}
+	return c.flush()
+}
+
+// readLine reads one line from the client without its line ending.
+func (c *conn) readLine(timeout time.Duration) (string, error) {
+	c.client.SetReadDeadline(time.Now().Add(timeout))
+	var line []byte
+	for {
+		chunk, err := c.br.ReadSlice('\n')
+		if len(line)+len(chunk) > maxCommandLine {
+			// Drop the rest of the line, then report it.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = c.br.ReadSlice('\n')
+			}
+			if err != nil {
+				return "", err
+			}
+			return "", errLineTooLong
+		}
+		line = append(line, chunk...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			if len(line) > 0 && errors.Is(err, io.EOF) {
+				c.note("client closed in the middle of a line: %q", line)
+			}
+			return "", err
+		}
+	}
+	return strings.TrimRight(string(line), "\r\n"), nil
+}
+
+// roundTrip sends one line to go-smtp and reads its reply.
+func (c *conn) roundTrip(line string) (int, []string, error) {
+	if err := c.toBackend([]byte(line)); err != nil {
+		return 0, nil, err
+	}
+	return c.backendReply()
+}
+
+func (c *conn) toBackend(p []byte) error {
+	c.back.SetWriteDeadline(time.Now().Add(backendTimeout))
+	_, err := c.back.Write(p)
+	return err
+}
+
+// backendReply reads one (possibly multi-line) reply from go-smtp.
+func (c *conn) backendReply() (int, []string, error) {
+	var lines []string
+	for {
+		c.back.SetReadDeadline(time.Now().Add(backendTimeout))
+		l, err := c.backBR.ReadString('\n')
+		if err != nil {
+			return 0, nil, err
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if len(l) < 3 {
+			return 0, nil, fmt.Errorf("go-smtp wrote %q", l)
+		}
+		lines = append(lines, l)
+		if len(l) == 3 || l[3] == ' ' {
+			code, err := strconv.Atoi(l[:3])
+			return code, lines, err
+		}
+	}
+}
+
+// backendGone ends a session whose go-smtp side closed (it does after
+// too many errors) or failed.
+func (c *conn) backendGone(err error) (EndReason, bool) {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+		c.note("backend: %v", err)
+	}
+	_ = c.flush()
+	return EndClosedByLab, true
+}
+
+// endFromError maps a client-side error to the record's end reason,
+// answering a timeout as the imitated server does.
+func (c *conn) endFromError(err error) EndReason {
+	var ne net.Error
+	switch {
+	case c.aborted():
+		return EndClosedByLab
+	case errors.As(err, &ne) && ne.Timeout():
+		c.replyKey(scenarios.ReplyTimeout, "", vars{})
+		_ = c.flush()
+		return EndTimeout
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		return EndReset
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return EndClosedByClient
+	case errors.Is(err, net.ErrClosed):
+		return EndClosedByLab
+	}
+	c.note("connection error: %v", err)
+	return EndReset
+}
+
+func (c *conn) note(format string, args ...any) {
+	c.rec.Notes = append(c.rec.Notes, fmt.Sprintf(format, args...))
+}
+
+// finish closes everything and writes the record and the log line.
+func (c *conn) finish(end EndReason) {
+	c.once.Do(func() {
+		c.cancel()
+		if c.tls != nil && end != EndReset {
+			// A real server's SSL_shutdown: close_notify before FIN.
+			c.tls.SetWriteDeadline(time.Now().Add(time.Second))
+			_ = c.tls.CloseWrite()
+		}
+		c.raw.Close()
+		c.rec.Ended = c.srv.cfg.Now().UTC()
+		c.rec.EndReason = end
+		c.rec.Counts = c.counts.String()
+		if err := c.srv.cfg.Sessions.add(c.rec); err != nil {
+			c.srv.cfg.Logger.Error(err.Error())
+		}
+		c.srv.cfg.Logger.Info(c.logLine())
+	})
+}
+
+// logLine is the one line per session, in the style of Postfix's
+// "disconnect from" line, ending in the counts.
+func (c *conn) logLine() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: disconnect from %s", c.rec.Scenario, c.rec.ID, hostPort(c.rec.Remote))
+	if c.rec.TLS != nil {
+		fmt.Fprintf(&b, " tls=%s/%s", c.rec.TLS.Version, c.rec.TLS.Cipher)
+	}
+	if a := c.rec.AlertSent; a != nil {
+		fmt.Fprintf(&b, " alert=%d/%s", a.Code, a.Name)
+	}
+	fmt.Fprintf(&b, " end=%s %s", c.rec.EndReason, c.rec.Counts)
+	return b.String()
+}
+
+// hostPort renders an address as Postfix does: unknown[127.0.0.1]:40112.
+func hostPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return "unknown[" + host + "]:" + port
+}
+
+// vars are a reply template's values.
+type vars struct {
+	arg, addr, line, queueID string
+}
+
+// render expands a dialect template.
+func (c *conn) render(tmpl string, v vars) string {
+	ip := ""
+	if host, _, err := net.SplitHostPort(c.rec.Remote); err == nil {
+		ip = host
+	}
+	if strings.Contains(ip, ":") {
+		ip = "IPv6:" + ip // RFC 5321 §4.1.3 address literal, as sendmail and Exim print it
+	}
+	helo := c.helo
+	if helo == "" {
+		helo = "unknown"
+	}
+	r := strings.NewReplacer(
+		"{host}", c.srv.cfg.Host,
+		"{helo}", helo,
+		"{ip}", ip,
+		"{arg}", v.arg,
+		"{addr}", v.addr,
+		"{line}", v.line,
+		"{queue_id}", v.queueID,
+		"{date}", c.srv.cfg.Now().Format("Mon, 02 Jan 2006 15:04:05 -0700"),
+	)
+	return r.Replace(tmpl)
+}
+
+// splitReply turns a dialect reply ("250 a\n250 b") into wire lines
+// ("250-a", "250 b").
+func splitReply(text string) []string {
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines)-1; i++ {
+		if len(lines[i]) > 3 {
+			lines[i] = lines[i][:3] + "-" + lines[i][4:]
+		}
+	}
+	return lines
+}
+
+// joinReply builds a multi-line reply from texts.
+func joinReply(code string, texts []string) []string {
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		sep := "-"
+		if i == len(texts)-1 {
+			sep = " "
+		}
+		out[i] = code + sep + t
+	}
+	return out
+}
+
+func firstField(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+// angleAddr extracts <addr> from "FROM:<addr> SIZE=1" as sendmail quotes it.
+func angleAddr(arg string) string {
+	i := strings.IndexByte(arg, '<')
+	j := strings.IndexByte(arg, '>')
+	if i >= 0 && j > i {
+		return arg[i : j+1]
+	}
+	_, after, _ := strings.Cut(arg, ":")
+	return "<" + firstField(after) + ">"
+}
+
+// redact keeps AUTH credentials out of the record.
+func redact(verb, line string) string {
+	if verb != "AUTH" {
+		return line
+	}
+	f := strings.Fields(line)
+	if len(f) > 2 {
+		return f[0] + " " + f[1] + " ***"
+	}
+	return line
+}
+
+// backendConn is go-smtp's end of the pipe; it reports the client's
+// addresses and leads back to the wire-layer session.
+type backendConn struct {
+	net.Conn
+	front *conn
+}
+
+func (b *backendConn) RemoteAddr() net.Addr { return b.front.raw.RemoteAddr() }
+
+// Read reports the wire layer's close as EOF: go-smtp treats EOF as a
+// normal end and anything else as an error worth logging.
+func (b *backendConn) Read(p []byte) (int, error) {
+	n, err := b.Conn.Read(p)
+	if errors.Is(err, io.ErrClosedPipe) {
+		err = io.EOF
+	}
+	return n, err
+}
+func (b *backendConn) LocalAddr() net.Addr  { return b.front.raw.LocalAddr() }

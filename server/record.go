@@ -1,0 +1,123 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mxlab/mxlab/tlsalert"
+)
+
+// EndReason says how a session ended.
+type EndReason string
+
+// End reasons (DESIGN.md, session records).
+const (
+	EndQuit           EndReason = "quit"
+	EndReset          EndReason = "reset"
+	EndTimeout        EndReason = "timeout"
+	EndClosedByClient EndReason = "closed-by-client"
+	EndClosedByLab    EndReason = "closed-by-lab"
+)
+
+// Record is one finished session, as kept in memory and written to the
+// sessions file (one JSON object per line).
+type Record struct {
+	ID          string          `json:"id"`
+	Scenario    string          `json:"scenario"`
+	Remote      string          `json:"remote"`
+	Local       string          `json:"local"`
+	Started     time.Time       `json:"started"`
+	Ended       time.Time       `json:"ended"`
+	EndReason   EndReason       `json:"end_reason"`
+	ClientHello *ClientHello    `json:"client_hello"`
+	TLS         *TLSState       `json:"tls"`
+	AlertSent   *tlsalert.JSON  `json:"alert_sent"`
+	TLSError    string          `json:"tls_error,omitempty"`
+	LegacyWould *LegacyVerdict  `json:"legacy_server_would"`
+	Commands    []string        `json:"commands"`
+	Counts      string          `json:"counts"`
+	Auth        *AuthRecord     `json:"auth,omitempty"`
+	Message     *MessageRecord  `json:"message"`
+	Notes       []string        `json:"notes,omitempty"`
+}
+
+// TLSState is the negotiated TLS, once a handshake completed.
+type TLSState struct {
+	Version string `json:"version"`
+	Cipher  string `json:"cipher"`
+	// SNI is the server name crypto/tls saw, "" for none.
+	SNI string `json:"sni,omitempty"`
+}
+
+// LegacyVerdict is what an OpenSSL-1.0-era build of the imitated server
+// would have done where Go's crypto/tls cannot.
+type LegacyVerdict struct {
+	Action string `json:"action"`
+	Cipher string `json:"cipher"`
+	Why    string `json:"why"`
+}
+
+// AuthRecord is the SMTP AUTH a client performed.
+type AuthRecord struct {
+	Mechanism string `json:"mechanism"`
+	Username  string `json:"username"`
+	Success   bool   `json:"success"`
+}
+
+// MessageRecord is the last message a client delivered in the session.
+type MessageRecord struct {
+	From string   `json:"from"`
+	To   []string `json:"to"`
+	Size int64    `json:"size"`
+}
+
+// counts keeps Postfix-style per-command counts: smtpd logs
+// "disconnect from ... ehlo=1 starttls=0/1 commands=1/2", where a bare
+// number means every such command succeeded and "ok/total" means some
+// failed. The order is that of smtpd.c's command table.
+type counts struct {
+	total, ok map[string]int
+}
+
+var countOrder = []string{"helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy", "etrn", "quit", "unknown"}
+
+func newCounts() *counts { return &counts{total: map[string]int{}, ok: map[string]int{}} }
+
+// add counts one command; verbs Postfix does not know count as unknown.
+func (c *counts) add(verb string, success bool) {
+	verb = strings.ToLower(verb)
+	known := false
+	for _, v := range countOrder {
+		known = known || v == verb
+	}
+	if !known {
+		verb = "unknown"
+	}
+	c.total[verb]++
+	if success {
+		c.ok[verb]++
+	}
+}
+
+func (c *counts) String() string {
+	var parts []string
+	var ok, total int
+	for _, v := range countOrder {
+		if c.total[v] == 0 {
+			continue
+		}
+		parts = append(parts, v+"="+ratio(c.ok[v], c.total[v]))
+		ok += c.ok[v]
+		total += c.total[v]
+	}
+	parts = append(parts, "commands="+ratio(ok, total))
+	return strings.Join(parts, " ")
+}
+
+func ratio(ok, total int) string {
+	if ok == total {
+		return fmt.Sprint(total)
+	}
+	return fmt.Sprintf("%d/%d", ok, total)
+}
