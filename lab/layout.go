@@ -221,4 +221,3 @@ func DefaultStateDir() string {
 	}
 	return filepath.Join(os.TempDir(), "mxlab-state")
 }
-

@@ -59,7 +59,7 @@ var anonymousSuites = map[uint16]bool{
 	0x0018: true, 0x0019: true, 0x001a: true, 0x001b: true, // DH_anon RC4/DES/3DES
 	0x0034: true, 0x003a: true, 0x006c: true, 0x006d: true, // DH_anon AES CBC
 	0x0046: true, 0x0089: true, 0x00bf: true, 0x00c5: true, // DH_anon Camellia
-	0x009b: true,                                           // DH_anon SEED
+	0x009b: true,               // DH_anon SEED
 	0x00a6: true, 0x00a7: true, // DH_anon AES GCM
 	0xc015: true, 0xc016: true, 0xc017: true, 0xc018: true, 0xc019: true, // ECDH_anon
 	0xc046: true, 0xc047: true, 0xc05a: true, 0xc05b: true, 0xc084: true, 0xc085: true, // DH_anon ARIA/Camellia GCM

@@ -644,4 +644,4 @@ func (b *backendConn) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-func (b *backendConn) LocalAddr() net.Addr  { return b.front.raw.LocalAddr() }
+func (b *backendConn) LocalAddr() net.Addr { return b.front.raw.LocalAddr() }

@@ -23,23 +23,23 @@ const (
 // Record is one finished session, as kept in memory and written to the
 // sessions file (one JSON object per line).
 type Record struct {
-	ID          string          `json:"id"`
-	Scenario    string          `json:"scenario"`
-	Remote      string          `json:"remote"`
-	Local       string          `json:"local"`
-	Started     time.Time       `json:"started"`
-	Ended       time.Time       `json:"ended"`
-	EndReason   EndReason       `json:"end_reason"`
-	ClientHello *ClientHello    `json:"client_hello"`
-	TLS         *TLSState       `json:"tls"`
-	AlertSent   *tlsalert.JSON  `json:"alert_sent"`
-	TLSError    string          `json:"tls_error,omitempty"`
-	LegacyWould *LegacyVerdict  `json:"legacy_server_would"`
-	Commands    []string        `json:"commands"`
-	Counts      string          `json:"counts"`
-	Auth        *AuthRecord     `json:"auth,omitempty"`
-	Message     *MessageRecord  `json:"message"`
-	Notes       []string        `json:"notes,omitempty"`
+	ID          string         `json:"id"`
+	Scenario    string         `json:"scenario"`
+	Remote      string         `json:"remote"`
+	Local       string         `json:"local"`
+	Started     time.Time      `json:"started"`
+	Ended       time.Time      `json:"ended"`
+	EndReason   EndReason      `json:"end_reason"`
+	ClientHello *ClientHello   `json:"client_hello"`
+	TLS         *TLSState      `json:"tls"`
+	AlertSent   *tlsalert.JSON `json:"alert_sent"`
+	TLSError    string         `json:"tls_error,omitempty"`
+	LegacyWould *LegacyVerdict `json:"legacy_server_would"`
+	Commands    []string       `json:"commands"`
+	Counts      string         `json:"counts"`
+	Auth        *AuthRecord    `json:"auth,omitempty"`
+	Message     *MessageRecord `json:"message"`
+	Notes       []string       `json:"notes,omitempty"`
 }
 
 // TLSState is the negotiated TLS, once a handshake completed.
