@@ -30,6 +30,8 @@ type Dialect struct {
 	SizeLimit int64 `yaml:"size_limit" json:"size_limit,omitempty"`
 	// Replies are the full reply lines ("250 2.1.0 Ok") keyed by event.
 	Replies map[Reply]string `yaml:"replies" json:"replies,omitempty"`
+	// QueueID is the style of the queue ids in the queued reply.
+	QueueID QueueIDStyle `yaml:"queue_id" json:"queue_id,omitempty"`
 	// SessionTickets says whether the real server sends TLS 1.3 session
 	// tickets by default.
 	SessionTickets bool `yaml:"session_tickets" json:"session_tickets,omitempty"`
@@ -38,11 +40,32 @@ type Dialect struct {
 	File string `yaml:"-" json:"-"`
 }
 
+// QueueIDStyle is how a server spells its queue ids.
+type QueueIDStyle string
+
+// Queue id styles.
+const (
+	// QueueIDPostfix is upper-case hex ("4A3F9984092").
+	QueueIDPostfix QueueIDStyle = "postfix"
+	// QueueIDSendmail is sendmail's 14 characters ("6AMK0XQk023259").
+	QueueIDSendmail QueueIDStyle = "sendmail"
+	// QueueIDExim is Exim 4.96's base-62 id ("1xVDXP-00028Z-0n").
+	QueueIDExim QueueIDStyle = "exim"
+)
+
+var queueIDStyles = []QueueIDStyle{QueueIDPostfix, QueueIDSendmail, QueueIDExim}
+
+// replyPlaceholders are what reply templates may use.
+var replyPlaceholders = []string{"host", "helo", "ip", "rdns", "arg", "addr", "line", "queue_id", "date", "gmtdate"}
+
 // Reply names an event the dialect has its own reply text for.
 type Reply string
 
-// Reply events. Templates may use {host}, {helo}, {ip}, {arg}, {addr},
-// {queue_id} and {date}.
+// Reply events. Templates may use {host} (the server's name), {helo}
+// (the client's EHLO name), {ip} and {rdns} (the client's address and
+// reverse name), {arg} (the command's argument), {addr} (the <address>
+// of MAIL or RCPT), {line} (the command line), {queue_id}, {date}
+// (RFC 5322, numeric zone) and {gmtdate} (zone "GMT", as sendmail).
 const (
 	ReplyHELO               Reply = "helo"
 	ReplyMail               Reply = "mail"
@@ -92,6 +115,17 @@ func (d *Dialect) validate() error {
 	if d.EHLOGreeting == "" {
 		return fmt.Errorf("ehlo_greeting: missing")
 	}
+	if d.QueueID == "" {
+		d.QueueID = QueueIDPostfix
+	}
+	if err := oneOf("queue_id", d.QueueID, queueIDStyles); err != nil {
+		return err
+	}
+	for key, tmpl := range map[string]string{"banner": d.Banner, "ehlo_greeting": d.EHLOGreeting} {
+		if err := checkTemplate(key, tmpl, replyPlaceholders...); err != nil {
+			return err
+		}
+	}
 	keys := make([]string, 0, len(d.Replies))
 	for k := range d.Replies {
 		keys = append(keys, string(k))
@@ -103,6 +137,9 @@ func (d *Dialect) validate() error {
 		}
 		if err := checkReplyLine(d.Replies[Reply(k)]); err != nil {
 			return fmt.Errorf("replies.%s: %w", k, err)
+		}
+		if err := checkTemplate("replies."+k, d.Replies[Reply(k)], replyPlaceholders...); err != nil {
+			return err
 		}
 	}
 	for _, r := range requiredReplies {

@@ -46,9 +46,6 @@ func (s *session) smtpError(key scenarios.Reply, fallback string) *smtp.SMTPErro
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	sc := s.front.srv.cfg.Scenario
-	if sc.SMTP.RequireTLS && s.front.tls == nil {
-		return s.smtpError(scenarios.ReplyTLSRequired, "530 5.7.0 Must issue a STARTTLS command first")
-	}
 	if a := sc.SMTP.Auth; a != nil && a.Required && !s.front.authed {
 		return s.smtpError(scenarios.ReplyAuthRequired, "530 5.7.0 Authentication required")
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,14 @@ type conn struct {
 }
 
 var errLineTooLong = errors.New("line too long")
+
+// preTLS are the commands a server that requires TLS still takes before
+// STARTTLS (Postfix smtpd.c: SMTPD_CMD_FLAG_PRE_TLS).
+var preTLS = map[string]bool{"HELO": true, "EHLO": true, "STARTTLS": true, "NOOP": true, "QUIT": true}
+
+// knownVerbs are the commands the wire layer or go-smtp implement.
+var knownVerbs = map[string]bool{"HELO": true, "EHLO": true, "MAIL": true, "RCPT": true, "RSET": true, "NOOP": true,
+	"VRFY": true, "AUTH": true, "DATA": true, "BDAT": true, "QUIT": true, "STARTTLS": true, "ETRN": true, "HELP": true, "EXPN": true}
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeouts.Session)
@@ -110,7 +119,11 @@ func (c *conn) run() EndReason {
 		if errors.Is(err, errLineTooLong) {
 			c.rec.Commands = append(c.rec.Commands, "(line too long)")
 			c.counts.add("unknown", false)
-			c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{})
+			if code := c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{}); code == 421 {
+				// 421 means the server closes (RFC 5321 §3.8); sendmail does.
+				_ = c.flush()
+				return EndClosedByLab
+			}
 			if err := c.flushIfIdle(); err != nil {
 				return c.endFromError(err)
 			}
@@ -134,6 +147,14 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	verb = strings.ToUpper(verb)
 	arg = strings.TrimSpace(arg)
 	c.rec.Commands = append(c.rec.Commands, redact(verb, line))
+	if c.srv.cfg.Scenario.SMTP.RequireTLS && c.tls == nil && !preTLS[verb] && knownVerbs[verb] {
+		// Postfix with TLS enforced answers every command that is not
+		// flagged SMTPD_CMD_FLAG_PRE_TLS in smtpd.c's table with 530
+		// (measured: testdata/transcripts/postfix-encrypt.txt).
+		c.counts.add(verb, false)
+		c.replyKey(scenarios.ReplyTLSRequired, "", vars{})
+		return "", false
+	}
 	switch verb {
 	case "STARTTLS":
 		return c.startTLS()
@@ -558,6 +579,7 @@ func (c *conn) render(tmpl string, v vars) string {
 	if helo == "" {
 		helo = "unknown"
 	}
+	now := c.srv.cfg.Now()
 	r := strings.NewReplacer(
 		"{host}", c.srv.cfg.Host,
 		"{helo}", helo,
@@ -566,9 +588,22 @@ func (c *conn) render(tmpl string, v vars) string {
 		"{addr}", v.addr,
 		"{line}", v.line,
 		"{queue_id}", v.queueID,
-		"{date}", c.srv.cfg.Now().Format("Mon, 02 Jan 2006 15:04:05 -0700"),
+		"{rdns}", reverseName(ip),
+		"{date}", now.Format("Mon, 02 Jan 2006 15:04:05 -0700"),
+		"{gmtdate}", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"),
 	)
 	return r.Replace(tmpl)
+}
+
+// reverseName is the client's reverse DNS name as the imitated server
+// prints it. The lab does no PTR lookups (its clients are on loopback,
+// whose name is localhost); any other address prints as an address
+// literal, as sendmail does for a client without a PTR record.
+func reverseName(ip string) string {
+	if addr, err := netip.ParseAddr(strings.TrimPrefix(ip, "IPv6:")); err == nil && addr.IsLoopback() {
+		return "localhost"
+	}
+	return "[" + ip + "]"
 }
 
 // splitReply turns a dialect reply ("250 a\n250 b") into wire lines

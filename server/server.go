@@ -302,10 +302,10 @@ func (s *Server) forget(c *conn) {
 	s.wg.Done()
 }
 
-// queueID makes a Postfix-like queue id (hex, upper case): unique in the
-// run, so users can match a 250 reply to a session.
+// queueID makes a queue id in the imitated server's style, unique in the
+// run, so users can match a 250 reply to a session record.
 func (s *Server) queueID() string {
-	return fmt.Sprintf("%s%04X", s.queueTag, s.queueSeq.Add(1)&0xffff)
+	return formatQueueID(s.cfg.Dialect.QueueID, s.queueTag, s.queueSeq.Add(1))
 }
 
 // pipeListener hands go-smtp the backend ends of the wire layer's pipes.
