@@ -222,6 +222,7 @@ func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		l.Close()
 		return net.ErrClosed
 	}
 	s.lns = append(s.lns, l)
@@ -278,6 +279,9 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	// go-smtp's Close only closes the listeners its Serve has registered
+	// so far; closing ours directly also ends a Serve that has not.
+	s.backends.Close()
 	s.smtp.Close()
 	s.smtpWG.Wait()
 	return err
