@@ -19,7 +19,7 @@ func newCertsCmd(env *cliEnv) *cobra.Command {
 		Long: `Print the lab CA's path and, for each scenario, its certificate and the
 TLSA records the lab publishes, for the layout the same flags would give
 'mxlab serve'. Creates the CA and keys on first use, as serve does.`,
-		Args: cobra.NoArgs,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := format(cmd, "text", "json")
 			if err != nil {
@@ -77,7 +77,7 @@ func newTLSACmd(env *cliEnv) *cobra.Command {
 each with selectors 0 (certificate) and 1 (public key) and matching types
 0 (full), 1 (SHA-256) and 2 (SHA-512). --usage, --selector and --matching
 pick one combination; --name prints zone-file lines for _PORT._tcp.NAME.`,
-		Args: cobra.ExactArgs(1),
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := format(cmd, "text", "json")
 			if err != nil {

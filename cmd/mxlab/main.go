@@ -8,10 +8,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,26 +22,26 @@ import (
 
 // Exit codes (sysexits.h, as DESIGN.md fixes them).
 const (
-	exitOK       = 0
-	exitFailure  = 1
-	exitUsage    = 64 // EX_USAGE
-	exitOSErr    = 71 // EX_OSERR: cannot bind
-	exitConfig   = 78 // EX_CONFIG
-	exitInternal = 70 // EX_SOFTWARE
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 64 // EX_USAGE
+	exitOSErr   = 71 // EX_OSERR: cannot bind
+	exitConfig  = 78 // EX_CONFIG
 )
 
 // errUsage marks bad command-line usage.
 var errUsage = errors.New("usage")
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run executes the CLI and returns the exit code.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// run executes the CLI and returns the exit code; cancelling ctx stops
+// a running serve as a signal does.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRoot(stdin, stdout, stderr)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -74,11 +76,20 @@ type exitError struct {
 func (e exitError) Error() string { return e.msg }
 
 func isFlagError(err error) bool {
-	// cobra reports unknown flags and commands with plain errors; the
-	// commands themselves wrap errUsage, so anything else from cobra's
-	// parsing is a usage error too.
+	// cobra reports flag errors through SetFlagErrorFunc (flagError) and
+	// unknown commands with a plain error.
 	var fe flagError
-	return errors.As(err, &fe)
+	return errors.As(err, &fe) || strings.HasPrefix(err.Error(), "unknown command")
+}
+
+// args wraps a cobra argument check so its error is a usage error.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return nil
+	}
 }
 
 type flagError struct{ error }

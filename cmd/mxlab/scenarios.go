@@ -16,7 +16,7 @@ func newScenariosCmd(env *cliEnv) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scenarios [NAME]",
 		Short: "List the scenarios, or show one scenario's whole lesson",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := format(cmd, "text", "json", "markdown")
 			if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,7 +36,7 @@ resolver, use the shared-port layout in a network namespace:
 
 --manifest FILE writes the layout as JSON once every listener answers;
 each finished session is appended to the sessions file as one JSON line.`,
-		Args: cobra.NoArgs,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, env)
 		},
@@ -86,7 +85,7 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	}
 	logger.Info("lab ready", "scenarios", len(l.Layout().Scenarios), "dns", l.Layout().DNS, "manifest", cfg.Manifest, "sessions", l.Layout().Sessions)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	select {
 	case <-ctx.Done():

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/lab"
+)
+
+// mxlab runs the CLI in-process and returns exit code, stdout, stderr.
+func mxlab(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestScenariosCommand(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr string
+	}{
+		{"list", []string{"scenarios"}, 0, []string{"baseline", "no-starttls", "sni-reject", "no-shared-cipher", "self-signed", "tlsa-mismatch", "submission"}, ""},
+		{"markdown", []string{"scenarios", "--format", "markdown"}, 0, []string{"| `sni-reject` | exim | 10027 |"}, ""},
+		{"json", []string{"scenarios", "--format", "json"}, 0, []string{`"name":"sni-reject"`}, ""},
+		{"lesson", []string{"scenarios", "sni-reject"}, 0, []string{"INCIDENT", "LESSON", "FIX", "A disallowed SNI server name has been received.", "Exim 4.96"}, ""},
+		{"unknown", []string{"scenarios", "sni-rejct"}, 64, nil, `unknown name "sni-rejct" (valid: baseline, no-starttls, sni-reject`},
+		{"bad format", []string{"scenarios", "--format", "yaml"}, 64, nil, `--format "yaml"`},
+		{"bad flag", []string{"scenarios", "--colour"}, 64, nil, "unknown flag: --colour"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := mxlab(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, errOut)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(out, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out)
+				}
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name, file, stderr string
+	}{
+		{"unknown key", write("a.yaml", "zone: x.test\nsmtp:\n  prot: 25\n"), `a.yaml: line 3: unknown key "smtp.prot"`},
+		{"wrong type", write("b.yaml", "smtp:\n  port: twenty-five\n"), "b.yaml"},
+		{"not yaml", write("c.yaml", "zone: [\n"), "c.yaml"},
+		{"bad scenario", write("d.yaml", "scenarios:\n  - name: x\n    summary: y\n    imitates: qmail\n"), `d.yaml: scenarios[0]: imitates: unknown name "qmail"`},
+		{"missing file", filepath.Join(dir, "nope.yaml"), "nope.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := mxlab(t, "scenarios", "--config", tt.file)
+			if code != 78 {
+				t.Errorf("exit %d, want 78 (EX_CONFIG); stderr %q", code, errOut)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q lacks %q", errOut, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestTLSACommand(t *testing.T) {
+	store, err := certs.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := store.Leaf(certs.LeafSpec{Name: "x", DNSNames: []string{"mx.example.test"}, Key: certs.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := mxlab(t, "tlsa", leaf.CertPath)
+	if code != 0 || len(strings.Split(strings.TrimSpace(out), "\n")) != 6 {
+		t.Errorf("exit %d, %d lines (want 6 DANE-EE combinations):\n%s", code, len(strings.Split(out, "\n")), out)
+	}
+	want, _ := certs.NewTLSA(leaf.Cert, 3, 1, 1)
+	code, out, _ = mxlab(t, "tlsa", leaf.CertPath, "--usage", "3", "--selector", "1", "--matching", "1", "--name", "mx.example.test")
+	if code != 0 || strings.TrimSpace(out) != "_25._tcp.mx.example.test. IN TLSA "+want.String() {
+		t.Errorf("exit %d: %q", code, out)
+	}
+	if code, _, errOut := mxlab(t, "tlsa", "/nonexistent.pem"); code != 1 || !strings.Contains(errOut, "nonexistent.pem") {
+		t.Errorf("missing file: exit %d %q", code, errOut)
+	}
+	if code, _, _ := mxlab(t, "tlsa", leaf.CertPath, "--selector", "2"); code != 64 {
+		t.Errorf("--selector 2: exit %d, want 64", code)
+	}
+	if code, _, _ := mxlab(t, "tlsa"); code != 64 {
+		t.Errorf("no argument: exit %d, want 64", code)
+	}
+}
+
+func TestServe(t *testing.T) {
+	state := t.TempDir()
+	manifest := filepath.Join(t.TempDir(), "lab.json")
+	probe, err := net.Listen("tcp", "127.0.8.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(probe.Addr().String())
+	probe.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var out, errOut bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--state-dir", state, "--dns", "127.0.0.1:0", "--smtp-port", port,
+			"--smtp-net", "127.0.8.0/24", "--manifest", manifest, "--scenario", "baseline", "--scenario", "sni-reject"},
+			strings.NewReader(""), &out, &errOut)
+	}()
+	var layout *lab.Layout
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if layout, err = lab.ReadManifest(manifest); err == nil {
+			break
+		}
+	}
+	if layout == nil {
+		cancel()
+		t.Fatalf("no manifest: %v; stderr %s", err, errOut.String())
+	}
+	if len(layout.Scenarios) != 2 || layout.Scenarios[1].SMTP != "127.0.8.2:"+port {
+		t.Errorf("layout %+v", layout.Scenarios)
+	}
+	c, err := net.DialTimeout("tcp", layout.Scenarios[0].SMTP, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	// A second lab on the same addresses cannot bind: exit 71.
+	code, _, e2 := mxlab(t, "serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", port,
+		"--smtp-net", "127.0.8.0/24", "--scenario", "baseline")
+	if code != 71 || !strings.Contains(e2, "scenario baseline") || !strings.Contains(e2, "127.0.8.1:"+port) {
+		t.Errorf("second serve: exit %d, stderr %q", code, e2)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exit %d, stderr %s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errOut.String(), "lab ready") || !strings.Contains(errOut.String(), "disconnect from") {
+		t.Errorf("log lacks the ready line or the session line:\n%s", errOut.String())
+	}
+}
+
+func TestCertsCommand(t *testing.T) {
+	code, out, errOut := mxlab(t, "certs", "--state-dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"CA: ", "_10025._tcp.mx.baseline.mxlab.test. IN TLSA 3 1 1 ", "_25._tcp.mx.tlsa-mismatch.mxlab.test. IN TLSA 3 1 1", "no-shared-cipher", "(none)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("certs output lacks %q:\n%s", want, out)
+		}
+	}
+}
