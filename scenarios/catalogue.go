@@ -57,9 +57,9 @@ func Load(dirs []string, inline []map[string]any, source string) (*Catalogue, er
 	}
 	for _, dir := range dirs {
 		if st, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("scenarios: %w", err)
+			return nil, fmt.Errorf("scenarios: scenario directory: %w", err)
 		} else if !st.IsDir() {
-			return nil, fmt.Errorf("scenarios: %s: not a directory", dir)
+			return nil, fmt.Errorf("scenarios: scenario directory %s: not a directory", dir)
 		}
 		fsys := os.DirFS(dir)
 		if st, err := fs.Stat(fsys, "servers"); err == nil && st.IsDir() {

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"crypto/tls"
+	"net"
+	"testing"
+
+	"github.com/mxlab/mxlab/internal/smtpexpect"
+)
+
+// BenchmarkSessionPlain is one whole plaintext delivery through the wire
+// layer and go-smtp.
+func BenchmarkSessionPlain(b *testing.B) {
+	ts := startScenario(b, "baseline", nil)
+	for b.Loop() {
+		d := smtpexpect.Dial(b, ts.addr)
+		d.Expect(220)
+		d.Cmd("EHLO client.example", 250)
+		d.Cmd("MAIL FROM:<a@client.example>", 250)
+		d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
+		d.Cmd("DATA", 354)
+		d.Cmd("Subject: x\r\n\r\nbody\r\n.", 250)
+		d.Cmd("QUIT", 221)
+		d.Conn.Close()
+	}
+}
+
+// BenchmarkSTARTTLSLab and BenchmarkHandshakeBareTLS measure the same
+// TLS 1.3 handshake through the wire layer (STARTTLS, ClientHello peek,
+// replay) and on a bare crypto/tls listener: their ratio is the wire
+// layer's cost.
+func BenchmarkSTARTTLSLab(b *testing.B) {
+	ts := startScenario(b, "baseline", nil)
+	cfg := clientTLS(ts, ts.mx)
+	for b.Loop() {
+		d := smtpexpect.Dial(b, ts.addr)
+		d.Expect(220)
+		d.Cmd("EHLO client.example", 250)
+		d.Cmd("STARTTLS", 220)
+		if err := d.StartTLS(cfg); err != nil {
+			b.Fatal(err)
+		}
+		d.Conn.Close()
+	}
+}
+
+func BenchmarkHandshakeBareTLS(b *testing.B) {
+	ts := startScenario(b, "baseline", nil)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", ts.tls)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	cfg := clientTLS(ts, ts.mx)
+	for b.Loop() {
+		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}
+
+// BenchmarkAlert is the sni-reject path: STARTTLS, ClientHello, alert.
+func BenchmarkAlert(b *testing.B) {
+	ts := startScenario(b, "sni-reject", nil)
+	hello := readHello(b, "openssl-default")
+	buf := make([]byte, 16)
+	for b.Loop() {
+		d := smtpexpect.Dial(b, ts.addr)
+		d.Expect(220)
+		d.Cmd("EHLO client.example", 250)
+		d.Cmd("STARTTLS", 220)
+		d.Conn.Write(hello)
+		d.Conn.(*net.TCPConn).Read(buf)
+		d.Conn.Close()
+	}
+}
