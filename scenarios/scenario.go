@@ -156,6 +156,9 @@ const (
 	MalformedSNI Condition = "malformed-sni"
 	// TLS13Only matches a ClientHello that offers TLS 1.3 and nothing older.
 	TLS13Only Condition = "tls13-only"
+	// NotTLS matches a client that sends something other than a TLS
+	// handshake record after "220 Ready to start TLS" (e.g. plaintext).
+	NotTLS Condition = "not-tls"
 )
 
 // CertKind is the kind of certificate a scenario presents.
@@ -225,7 +228,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 var (
 	kinds      = []Kind{KindMX, KindSubmission}
-	conditions = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only}
+	conditions = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only, NotTLS}
 	certKinds  = []CertKind{CertCASigned, CertSelfSigned, CertNone, CertFile}
 	keyTypes   = []KeyType{KeyRSA2048, KeyECDSAP256}
 	versions   = []Version{"1.0", "1.1", "1.2", "1.3"}

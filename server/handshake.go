@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mxlab/mxlab/scenarios"
@@ -75,17 +76,25 @@ func (c *conn) handshake() (EndReason, bool) {
 			c.rec.ClientHello = hello
 			c.legacyVerdict(hello)
 			if rule, ok := match(c.srv.rules, hello); ok {
-				c.sendAlert(rule, hello)
+				c.sendAlert(rule, hello.AlertVersion())
 				return EndClosedByLab, false
 			}
 		}
 	} else {
 		c.rec.TLSError = err.Error()
+		if rule, ok := match(c.srv.rules, nil); ok {
+			// GnuTLS answers a non-TLS record with unexpected_message,
+			// reads what came with it, and closes with a FIN (measured on
+			// Exim 4.96 and gnutls-serv 3.7.9).
+			c.sendAlert(rule, 0x0303)
+			c.drain()
+			return EndClosedByLab, false
+		}
 	}
 	if c.srv.tls == nil {
 		// No certificate and no rule matched (the ClientHello did not
-		// even parse): nothing can complete, say nothing and close, as
-		// OpenSSL does to a record it cannot read.
+		// even parse): nothing can complete. Close with the rest unread,
+		// as OpenSSL-based servers do (the kernel then sends RST).
 		return EndClosedByLab, false
 	}
 	// Replay what we read to a real TLS stack; whatever it decides
@@ -110,17 +119,27 @@ func (c *conn) handshake() (EndReason, bool) {
 // sendAlert puts a rule's alert on the wire exactly as the imitated server
 // does (one alert record, then FIN), records it, and logs what that server
 // logs. Wire and words at the same spot.
-func (c *conn) sendAlert(rule rejection, hello *ClientHello) {
-	rec := rule.alert.Record(hello.AlertVersion())
+func (c *conn) sendAlert(rule rejection, version uint16) {
+	rec := rule.alert.Record(version)
 	c.raw.SetWriteDeadline(time.Now().Add(c.srv.cfg.Timeouts.Handshake))
 	if _, err := c.raw.Write(rec); err != nil {
 		c.note("writing alert: %v", err)
 	}
 	c.rec.AlertSent = rule.alert.JSON()
 	c.rec.TLSError = rule.log
-	sni, _ := hello.ServerName()
+	var sni string
+	if c.rec.ClientHello != nil {
+		sni, _ = c.rec.ClientHello.ServerName()
+	}
 	c.srv.cfg.Logger.Info(c.rec.Scenario+" "+c.rec.ID+": TLS handshake refused: "+rule.log,
 		"remote", c.rec.Remote, "sni", sni, "alert", rule.alert.String())
+}
+
+// drain reads what the client already sent, briefly, so that closing
+// sends a FIN rather than a reset for unread data.
+func (c *conn) drain() {
+	c.raw.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, 1<<16))
 }
 
 // legacyVerdict records what an OpenSSL-1.0-era server would have done
@@ -143,30 +162,41 @@ func (c *conn) legacyVerdict(hello *ClientHello) {
 // handshakeFailed records why crypto/tls gave up and how the session ends.
 func (c *conn) handshakeFailed(err error, rc *replayConn) EndReason {
 	c.rec.TLSError = err.Error()
-	if rc.alert != nil {
-		c.rec.AlertSent = rc.alert.JSON()
+	if rc.sent != nil {
+		c.rec.AlertSent = rc.sent.JSON()
+	}
+	if rc.received != nil {
+		c.rec.AlertReceived = rc.received.JSON()
+		// Say what the client said, not what crypto/tls made of it (a
+		// plaintext TLS 1.3 alert reads to it as "bad record MAC").
+		c.rec.TLSError = "client sent " + rc.received.String()
 	}
 	var ne net.Error
 	switch {
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return EndTimeout
-	case strings.Contains(err.Error(), "remote error"), errors.Is(err, io.EOF):
+	case rc.received != nil, strings.Contains(err.Error(), "remote error"), errors.Is(err, io.EOF):
+		// The client refused (often our certificate) and hung up.
 		return EndClosedByClient
-	case errors.Is(err, net.ErrClosed) && c.aborted():
-		return EndClosedByLab
+	case errors.Is(err, syscall.ECONNRESET):
+		return EndReset
 	}
-	if rc.alert != nil {
-		return EndClosedByLab
-	}
-	return c.endFromError(err)
+	// crypto/tls refused what the client sent: the lab hangs up.
+	return EndClosedByLab
 }
 
 // replayConn gives crypto/tls the bytes the wire layer already read, then
-// the live connection; it notes the alert crypto/tls writes, if any.
+// the live connection. It notes the plaintext alerts each side sends, and
+// once the client has sent a fatal alert it lets nothing more out: OpenSSL
+// sends a TLS 1.3 client's certificate alert in plaintext, which
+// crypto/tls cannot read ("bad record MAC") and would answer, where the
+// real server reads it and just closes (measured on Postfix and s_server).
 type replayConn struct {
 	net.Conn
-	pending []byte
-	alert   *tlsalert.Alert
+	pending  []byte
+	sent     *tlsalert.Alert
+	received *tlsalert.Alert
+	in       recordScanner
 }
 
 func (r *replayConn) Read(p []byte) (int, error) {
@@ -175,15 +205,65 @@ func (r *replayConn) Read(p []byte) (int, error) {
 		r.pending = r.pending[n:]
 		return n, nil
 	}
-	return r.Conn.Read(p)
+	n, err := r.Conn.Read(p)
+	if a := r.in.feed(p[:n]); a != nil && r.received == nil {
+		r.received = a
+	}
+	return n, err
 }
 
 func (r *replayConn) Write(p []byte) (int, error) {
+	if r.received != nil && r.received.Level == tlsalert.Fatal {
+		return len(p), nil
+	}
 	// A plaintext alert record (before encryption starts) is 7 bytes.
-	if len(p) == 7 && p[0] == 21 && r.alert == nil {
-		r.alert = &tlsalert.Alert{Level: tlsalert.Level(p[5]), Description: tlsalert.Description(p[6])}
+	if len(p) == 7 && p[0] == 21 && r.sent == nil {
+		r.sent = &tlsalert.Alert{Level: tlsalert.Level(p[5]), Description: tlsalert.Description(p[6])}
 	}
 	return r.Conn.Write(p)
+}
+
+// recordScanner follows the record framing of a byte stream and returns
+// the first plaintext alert it sees (a record of type 21 and length 2;
+// encrypted alerts are longer or of type 23).
+type recordScanner struct {
+	hdr  []byte
+	body []byte
+	left int
+}
+
+func (s *recordScanner) feed(p []byte) *tlsalert.Alert {
+	for len(p) > 0 {
+		if s.left == 0 {
+			need := recordHeaderLen - len(s.hdr)
+			n := min(need, len(p))
+			s.hdr = append(s.hdr, p[:n]...)
+			p = p[n:]
+			if len(s.hdr) < recordHeaderLen {
+				return nil
+			}
+			s.left = int(s.hdr[3])<<8 | int(s.hdr[4])
+			s.body = s.body[:0]
+			if s.left == 0 {
+				s.hdr = s.hdr[:0]
+			}
+			continue
+		}
+		n := min(s.left, len(p))
+		if s.hdr[0] == 21 && s.left+len(s.body) == 2 || len(s.body) > 0 {
+			s.body = append(s.body, p[:n]...)
+		}
+		s.left -= n
+		p = p[n:]
+		if s.left == 0 {
+			typ := s.hdr[0]
+			s.hdr = s.hdr[:0]
+			if typ == 21 && len(s.body) == 2 {
+				return &tlsalert.Alert{Level: tlsalert.Level(s.body[0]), Description: tlsalert.Description(s.body[1])}
+			}
+		}
+	}
+	return nil
 }
 
 // anonymousSuiteName names the anonymous suites OpenSSL 1.0 offered

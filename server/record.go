@@ -33,13 +33,17 @@ type Record struct {
 	ClientHello *ClientHello   `json:"client_hello"`
 	TLS         *TLSState      `json:"tls"`
 	AlertSent   *tlsalert.JSON `json:"alert_sent"`
-	TLSError    string         `json:"tls_error,omitempty"`
-	LegacyWould *LegacyVerdict `json:"legacy_server_would"`
-	Commands    []string       `json:"commands"`
-	Counts      string         `json:"counts"`
-	Auth        *AuthRecord    `json:"auth,omitempty"`
-	Message     *MessageRecord `json:"message"`
-	Notes       []string       `json:"notes,omitempty"`
+	// AlertReceived is a plaintext alert the client sent during the
+	// handshake (e.g. unknown_ca from a client that refuses the
+	// certificate).
+	AlertReceived *tlsalert.JSON `json:"alert_received,omitempty"`
+	TLSError      string         `json:"tls_error,omitempty"`
+	LegacyWould   *LegacyVerdict `json:"legacy_server_would"`
+	Commands      []string       `json:"commands"`
+	Counts        string         `json:"counts"`
+	Auth          *AuthRecord    `json:"auth,omitempty"`
+	Message       *MessageRecord `json:"message"`
+	Notes         []string       `json:"notes,omitempty"`
 }
 
 // TLSState is the negotiated TLS, once a handshake completed.

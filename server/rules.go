@@ -36,7 +36,12 @@ func match(rules []rejection, h *ClientHello) (rejection, bool) {
 	return rejection{}, false
 }
 
+// matches tests a ClientHello; h is nil when the client sent no
+// handshake record at all.
 func (r rejection) matches(h *ClientHello) bool {
+	if h == nil {
+		return r.when == scenarios.NotTLS
+	}
 	switch r.when {
 	case scenarios.Always:
 		return true

@@ -1,0 +1,354 @@
+package lab_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mxlab/mxlab/internal/netns"
+	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/server"
+)
+
+// installHint is the one command that installs every real peer these tests
+// drive (scripts/install-test-deps.sh does the same with care for Postfix).
+const installHint = "apt-get install -y openssl gnutls-bin swaks postfix"
+
+// peerTimeout bounds one run of a real client.
+const peerTimeout = 15 * time.Second
+
+// realPeer returns the path of a real peer program, failing the test when
+// it is missing unless MXLAB_SKIP_REAL_PEERS=1, so that CI cannot pass
+// without having checked the lab against real software.
+func realPeer(t *testing.T, name string) string {
+	t.Helper()
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	// Postfix's programs live in /usr/sbin, which a non-root PATH lacks.
+	if path := filepath.Join("/usr/sbin", name); isExecutable(path) {
+		return path
+	}
+	skipOrFail(t, name+" not installed", installHint)
+	return ""
+}
+
+// needNetns fails (or skips) a test that needs a network namespace where
+// none can be made.
+func needNetns(t *testing.T) {
+	t.Helper()
+	if err := netns.Available(); err != nil {
+		skipOrFail(t, err.Error(), "the reference servers run in a network namespace")
+	}
+}
+
+// skipOrFail ends a test that cannot run here: what is missing, and the
+// hint that fixes it.
+func skipOrFail(t *testing.T, what, hint string) {
+	t.Helper()
+	if os.Getenv("MXLAB_SKIP_REAL_PEERS") == "1" {
+		t.Skipf("%s and MXLAB_SKIP_REAL_PEERS=1", what)
+	}
+	t.Fatalf("%s: %s (or set MXLAB_SKIP_REAL_PEERS=1 to skip)", what, hint)
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// peerRun is what a real client printed and its exit status. stdout and
+// stderr are kept apart: s_client buffers stdout, so a combined stream
+// could cut a line of one with a line of the other.
+type peerRun struct {
+	stdout, stderr string
+	code           int
+}
+
+// all is everything the client printed, stdout first.
+func (p peerRun) all() string { return p.stdout + p.stderr }
+
+// runPeer runs a real client to its end, bounded by peerTimeout (the
+// context kills it by PID). stdin is /dev/null: clients that read it
+// (openssl s_client, gnutls-cli) see EOF and close once the handshake is
+// done.
+func runPeer(t *testing.T, env []string, name string, args ...string) peerRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %s: no end within %s:\n%s%s", filepath.Base(name), strings.Join(args, " "), peerTimeout, stdout.String(), stderr.String())
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("%s: %v", name, err)
+	}
+	run := peerRun{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+	t.Logf("$ %s %s (exit %d)\n--- stdout\n%s--- stderr\n%s", filepath.Base(name), strings.Join(args, " "), run.code, run.stdout, run.stderr)
+	return run
+}
+
+// runPeerUntil runs a client that would wait forever (a peer that sends a
+// ClientHello to a server that reads it as SMTP lines) until its output
+// matches until, then kills it by PID.
+func runPeerUntil(t *testing.T, until *regexp.Regexp, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	// Kill by PID; os.Process knows when it has been reaped and then
+	// signals nothing, so a reused PID is never hit.
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(peerTimeout)
+	for !until.MatchString(out.String()) {
+		select {
+		case <-done:
+			t.Logf("$ %s %s (ended by itself)\n%s", filepath.Base(name), strings.Join(args, " "), out.String())
+			return out.String()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %q did not appear within %s:\n%s", filepath.Base(name), until, peerTimeout, out.String())
+		}
+	}
+	stop()
+	t.Logf("$ %s %s (killed after %q)\n%s", filepath.Base(name), strings.Join(args, " "), until, out.String())
+	return out.String()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// warmState is the first lab's state directory (PKI keys and seed), kept
+// in memory so that every later lab in this test binary starts warm: RSA
+// key generation is nearly all of lab.Start's cost (~0.5 s cold, ~10 ms
+// warm). Written once, read-only after.
+var warmState struct {
+	mu    sync.Mutex
+	files map[string]stateFile
+}
+
+type stateFile struct {
+	data []byte
+	mode fs.FileMode
+}
+
+// startLab runs every built-in scenario in-process on 127.0.0.1 with
+// ephemeral ports, stopped at the end of the test.
+func startLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	dir := t.TempDir()
+	warmState.mu.Lock()
+	defer warmState.mu.Unlock()
+	for rel, f := range warmState.files {
+		path := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, f.data, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := lab.Start(lab.Config{
+		StateDir:     dir,
+		DNS:          "127.0.0.1:0",
+		Addressing:   lab.Addressing{Ephemeral: true},
+		SessionsFile: "-",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if warmState.files == nil {
+		files := map[string]stateFile{}
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			files[rel] = stateFile{data: data, mode: info.Mode().Perm()}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		warmState.files = files
+	}
+	return l
+}
+
+// site returns a running scenario's place in the lab.
+func site(t *testing.T, l *lab.Lab, name string) *lab.Site {
+	t.Helper()
+	s, err := l.Layout().Site(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// dialect returns the dialect a site imitates.
+func dialect(t *testing.T, s *lab.Site) *scenarios.Dialect {
+	t.Helper()
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cat.Dialect(s.Scenario().Imitates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// mark is where the session records stand before a client runs.
+func mark(l *lab.Lab) int { return len(l.Sessions().Records()) }
+
+// nextRecord waits for the first record of scenario added at or after
+// since: records are added when a session ends, a little after the client
+// has gone.
+func nextRecord(t *testing.T, l *lab.Lab, since int, scenario string) server.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs := l.Sessions().Records()
+		for _, r := range recs[min(since, len(recs)):] {
+			if r.Scenario == scenario {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no session record for %s within 10s (records since %d: %d)", scenario, since, len(recs)-since)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// recordFrom waits for the record of the session whose client end is
+// local (the lab's "remote").
+func recordFrom(t *testing.T, l *lab.Lab, local string) server.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, r := range l.Sessions().Records() {
+			if r.Remote == local {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no session record from %s within 10s", local)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sniOf renders a record's SNI for messages: the name, or "none".
+func sniOf(r server.Record) string {
+	if r.ClientHello == nil {
+		return "(no ClientHello)"
+	}
+	if r.ClientHello.SNI == nil {
+		return "none"
+	}
+	return *r.ClientHello.SNI
+}
+
+// wantKeywords is the EHLO keyword list the scenario's data promises: the
+// dialect's keywords in order, STARTTLS only before TLS and where offered,
+// AUTH with the scenario's mechanisms only where offered at that point.
+func wantKeywords(d *scenarios.Dialect, sc *scenarios.Scenario, inTLS bool) []string {
+	kws := d.Keywords
+	if inTLS && len(d.KeywordsAfterTLS) > 0 {
+		kws = d.KeywordsAfterTLS
+	}
+	if len(sc.SMTP.EHLOKeywords) > 0 {
+		kws = sc.SMTP.EHLOKeywords
+	}
+	var out []string
+	for _, kw := range kws {
+		switch strings.ToUpper(strings.Fields(kw)[0]) {
+		case "STARTTLS":
+			if inTLS || !sc.SMTP.OffersSTARTTLS() {
+				continue
+			}
+		case "AUTH":
+			a := sc.SMTP.Auth
+			if a == nil || (a.AfterTLSOnly && !inTLS) {
+				continue
+			}
+			kw = "AUTH " + strings.Join(a.Mechanisms, " ")
+		}
+		out = append(out, kw)
+	}
+	return out
+}
+
+var placeholderRE = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// templateRE turns a dialect reply template into a pattern for one reply
+// line: {host} is the site's host name, every other placeholder (date,
+// client address and name, queue id) is whatever the session made of it.
+func templateRE(tmpl, host string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	last := 0
+	for _, m := range placeholderRE.FindAllStringIndex(tmpl, -1) {
+		b.WriteString(regexp.QuoteMeta(tmpl[last:m[0]]))
+		if tmpl[m[0]:m[1]] == "{host}" {
+			b.WriteString(regexp.QuoteMeta(host))
+		} else {
+			b.WriteString(".+?")
+		}
+		last = m[1]
+	}
+	b.WriteString(regexp.QuoteMeta(tmpl[last:]))
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
