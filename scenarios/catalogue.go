@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mxlab/mxlab/internal/strictyaml"
 	"github.com/mxlab/mxlab/tlsalert"
 )
 
@@ -108,29 +108,9 @@ func (c *Catalogue) addFS(fsys fs.FS, label, dir string, add func(file string, d
 	return nil
 }
 
-// decodeStrict decodes one YAML document, refusing keys the type lacks.
-func decodeStrict(data []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		// yaml.v3 lists every problem on lines of their own; one line
-		// per problem, joined, reads better in a CLI error.
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return errors.New(strings.Join(te.Errors, "; "))
-		}
-		return err
-	}
-	var extra any
-	if err := dec.Decode(&extra); err == nil {
-		return errors.New("more than one YAML document")
-	}
-	return nil
-}
-
 func (c *Catalogue) addDialect(file string, data []byte) error {
 	d := &Dialect{}
-	if err := decodeStrict(data, d); err != nil {
+	if err := strictyaml.Decode(data, d); err != nil {
 		return fmt.Errorf("scenarios: %s: %w", file, err)
 	}
 	if err := d.validate(); err != nil {
@@ -146,7 +126,7 @@ func (c *Catalogue) addDialect(file string, data []byte) error {
 
 func (c *Catalogue) addScenarioData(file string, data []byte) error {
 	s := &Scenario{}
-	if err := decodeStrict(data, s); err != nil {
+	if err := strictyaml.Decode(data, s); err != nil {
 		return fmt.Errorf("scenarios: %s: %w", file, err)
 	}
 	s.applyDefaults()

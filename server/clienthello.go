@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/mxlab/mxlab/anontls"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -53,20 +54,6 @@ type ClientHello struct {
 	versions []uint16
 	suites   []uint16
 }
-
-// anonymousSuites are the IANA DH_anon and ECDH_anon cipher suites.
-var anonymousSuites = map[uint16]bool{
-	0x0018: true, 0x0019: true, 0x001a: true, 0x001b: true, // DH_anon RC4/DES/3DES
-	0x0034: true, 0x003a: true, 0x006c: true, 0x006d: true, // DH_anon AES CBC
-	0x0046: true, 0x0089: true, 0x00bf: true, 0x00c5: true, // DH_anon Camellia
-	0x009b: true,               // DH_anon SEED
-	0x00a6: true, 0x00a7: true, // DH_anon AES GCM
-	0xc015: true, 0xc016: true, 0xc017: true, 0xc018: true, 0xc019: true, // ECDH_anon
-	0xc046: true, 0xc047: true, 0xc05a: true, 0xc05b: true, 0xc084: true, 0xc085: true, // DH_anon ARIA/Camellia GCM
-}
-
-// IsAnonymousSuite reports whether a cipher suite authenticates no one.
-func IsAnonymousSuite(id uint16) bool { return anonymousSuites[id] }
 
 // ErrNotHandshake is returned when the first record after STARTTLS is not
 // a TLS handshake record (e.g. the client kept talking plaintext SMTP).
@@ -131,7 +118,7 @@ func parseClientHello(body []byte) (*ClientHello, error) {
 		}
 		h.suites = append(h.suites, id)
 		h.CipherSuites = append(h.CipherSuites, hex16(id))
-		h.AnonymousOffered = h.AnonymousOffered || anonymousSuites[id]
+		h.AnonymousOffered = h.AnonymousOffered || anontls.Is(id)
 	}
 	if s.Empty() { // extensions are optional before TLS 1.3
 		return h, nil
@@ -296,7 +283,7 @@ func (h *ClientHello) AlertVersion() uint16 {
 // and an aNULL-only list picks (ssl3_choose_cipher walks the client's list).
 func (h *ClientHello) FirstAnonymousSuite() (uint16, bool) {
 	for _, id := range h.suites {
-		if anonymousSuites[id] {
+		if anontls.Is(id) {
 			return id, true
 		}
 	}

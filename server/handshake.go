@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mxlab/mxlab/anontls"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/tlsalert"
 )
@@ -154,7 +155,7 @@ func (c *conn) legacyVerdict(hello *ClientHello) {
 	}
 	c.rec.LegacyWould = &LegacyVerdict{
 		Action: "negotiate",
-		Cipher: anonymousSuiteName(id),
+		Cipher: anontls.Name(id),
 		Why:    "an OpenSSL 1.0 build with no certificate negotiates the first anonymous suite the client offers; Go's crypto/tls cannot",
 	}
 }
@@ -196,7 +197,7 @@ type replayConn struct {
 	pending  []byte
 	sent     *tlsalert.Alert
 	received *tlsalert.Alert
-	in       recordScanner
+	in       tlsalert.Scanner
 }
 
 func (r *replayConn) Read(p []byte) (int, error) {
@@ -206,7 +207,7 @@ func (r *replayConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	n, err := r.Conn.Read(p)
-	if a := r.in.feed(p[:n]); a != nil && r.received == nil {
+	if a := r.in.Feed(p[:n]); a != nil && r.received == nil {
 		r.received = a
 	}
 	return n, err
@@ -221,74 +222,4 @@ func (r *replayConn) Write(p []byte) (int, error) {
 		r.sent = &tlsalert.Alert{Level: tlsalert.Level(p[5]), Description: tlsalert.Description(p[6])}
 	}
 	return r.Conn.Write(p)
-}
-
-// recordScanner follows the record framing of a byte stream and returns
-// the first plaintext alert it sees (a record of type 21 and length 2;
-// encrypted alerts are longer or of type 23).
-type recordScanner struct {
-	hdr  []byte
-	body []byte
-	left int
-}
-
-func (s *recordScanner) feed(p []byte) *tlsalert.Alert {
-	for len(p) > 0 {
-		if s.left == 0 {
-			need := recordHeaderLen - len(s.hdr)
-			n := min(need, len(p))
-			s.hdr = append(s.hdr, p[:n]...)
-			p = p[n:]
-			if len(s.hdr) < recordHeaderLen {
-				return nil
-			}
-			s.left = int(s.hdr[3])<<8 | int(s.hdr[4])
-			s.body = s.body[:0]
-			if s.left == 0 {
-				s.hdr = s.hdr[:0]
-			}
-			continue
-		}
-		n := min(s.left, len(p))
-		if s.hdr[0] == 21 && s.left+len(s.body) == 2 || len(s.body) > 0 {
-			s.body = append(s.body, p[:n]...)
-		}
-		s.left -= n
-		p = p[n:]
-		if s.left == 0 {
-			typ := s.hdr[0]
-			s.hdr = s.hdr[:0]
-			if typ == 21 && len(s.body) == 2 {
-				return &tlsalert.Alert{Level: tlsalert.Level(s.body[0]), Description: tlsalert.Description(s.body[1])}
-			}
-		}
-	}
-	return nil
-}
-
-// anonymousSuiteName names the anonymous suites OpenSSL 1.0 offered
-// (IANA names; crypto/tls has none of them).
-func anonymousSuiteName(id uint16) string {
-	names := map[uint16]string{
-		0x0018: "TLS_DH_anon_WITH_RC4_128_MD5",
-		0x001b: "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA",
-		0x0034: "TLS_DH_anon_WITH_AES_128_CBC_SHA",
-		0x003a: "TLS_DH_anon_WITH_AES_256_CBC_SHA",
-		0x006c: "TLS_DH_anon_WITH_AES_128_CBC_SHA256",
-		0x006d: "TLS_DH_anon_WITH_AES_256_CBC_SHA256",
-		0x0046: "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA",
-		0x0089: "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA",
-		0x009b: "TLS_DH_anon_WITH_SEED_CBC_SHA",
-		0x00a6: "TLS_DH_anon_WITH_AES_128_GCM_SHA256",
-		0x00a7: "TLS_DH_anon_WITH_AES_256_GCM_SHA384",
-		0xc015: "TLS_ECDH_anon_WITH_NULL_SHA",
-		0xc016: "TLS_ECDH_anon_WITH_RC4_128_SHA",
-		0xc017: "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA",
-		0xc018: "TLS_ECDH_anon_WITH_AES_128_CBC_SHA",
-		0xc019: "TLS_ECDH_anon_WITH_AES_256_CBC_SHA",
-	}
-	if n, ok := names[id]; ok {
-		return n
-	}
-	return "0x" + hex16(id)
 }

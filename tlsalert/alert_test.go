@@ -54,3 +54,25 @@ func TestString(t *testing.T) {
 		t.Errorf("unknown String() = %q", got)
 	}
 }
+
+func TestFromGoError(t *testing.T) {
+	for _, tt := range []struct {
+		err  string
+		want Description
+		ok   bool
+	}{
+		{"remote error: tls: illegal parameter", IllegalParameter, true},
+		{"tls: first record does not look like a TLS handshake", 0, false},
+		{"remote error: tls: protocol version not supported", ProtocolVersion, true},
+		{"remote error: tls: something new", 0, false},
+	} {
+		a, ok := FromGoError(errorString(tt.err))
+		if ok != tt.ok || a.Description != tt.want {
+			t.Errorf("%q: %v %v", tt.err, a, ok)
+		}
+	}
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

@@ -1,0 +1,401 @@
+// Package profiles is the catalogue of sender profiles: how Gmail,
+// Proton, Outlook, Postfix at each TLS level, Exim and sendmail deliver,
+// as data (one embedded YAML file per sender). Every behaviour carries its
+// evidence; what has none is unconfirmed.
+package profiles
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mxlab/mxlab/internal/strictyaml"
+)
+
+// Profile is how one sending MTA delivers.
+type Profile struct {
+	// Name is the stable identifier (DESIGN.md: gmail, postfix-may, ...).
+	Name string `yaml:"name" json:"name"`
+	// Title names the sender in a few words.
+	Title string `yaml:"title" json:"title"`
+	// Summary is the one line `mxlab profiles` lists.
+	Summary string `yaml:"summary" json:"summary"`
+	// Software is the real sender and its TLS stack.
+	Software string `yaml:"software" json:"software"`
+	// STARTTLS is what the sender does about STARTTLS.
+	STARTTLS StartTLSPolicy `yaml:"starttls" json:"starttls"`
+	// SNI is the server name the sender puts in its ClientHello.
+	SNI SNIPolicy `yaml:"sni" json:"sni"`
+	// TLS is the sender's TLS offer.
+	TLS TLSOffer `yaml:"tls" json:"tls"`
+	// Verify is what the sender checks after the handshake.
+	Verify Verification `yaml:"verify" json:"verify"`
+	// On says what the sender does on each kind of failure.
+	On map[Failure]Reaction `yaml:"on" json:"on"`
+	// Delivered is the log or status text on success.
+	Delivered string `yaml:"delivered" json:"delivered"`
+	// Evidence cites, per behaviour key (starttls, sni, tls, verify,
+	// on.<failure>, delivered), a measured run, a source line, a
+	// document or a public report. A key without one is unconfirmed.
+	Evidence map[string]string `yaml:"evidence" json:"evidence"`
+	// Notes say what the profile simplifies.
+	Notes string `yaml:"notes" json:"notes,omitempty"`
+
+	// File is where the profile was loaded from.
+	File string `yaml:"-" json:"-"`
+}
+
+// StartTLSPolicy is a sender's STARTTLS behaviour.
+type StartTLSPolicy string
+
+// STARTTLS policies.
+const (
+	// Opportunistic uses STARTTLS when offered, plaintext otherwise.
+	Opportunistic StartTLSPolicy = "opportunistic"
+	// Required defers when STARTTLS is not offered (Postfix encrypt).
+	Required StartTLSPolicy = "required"
+	// Never does not use STARTTLS.
+	Never StartTLSPolicy = "never"
+)
+
+// SNIPolicy is which server name a sender sends.
+type SNIPolicy string
+
+// SNI policies.
+const (
+	// SNIMX sends the MX host name.
+	SNIMX SNIPolicy = "mx"
+	// SNINone sends no server_name extension.
+	SNINone SNIPolicy = "none"
+	// SNIDANE sends the MX host name (the TLSA base domain) only when
+	// usable, authenticated TLSA records exist, and none otherwise
+	// (Postfix at dane, interop-recipe.md §5).
+	SNIDANE SNIPolicy = "dane"
+)
+
+// TLSOffer is what the sender's TLS stack offers.
+type TLSOffer struct {
+	// MinVersion and MaxVersion bound the versions ("1.0".."1.3").
+	MinVersion string `yaml:"min_version" json:"min_version,omitempty"`
+	MaxVersion string `yaml:"max_version" json:"max_version,omitempty"`
+	// AnonymousSuites are anonymous (aNULL) suites the real stack offers
+	// and Go's crypto/tls cannot negotiate, as hex ids ("00a7"); the
+	// sender probes whether the server would pick one.
+	AnonymousSuites []string `yaml:"anonymous_suites" json:"anonymous_suites,omitempty"`
+}
+
+// Verification is what a sender checks about the server's certificate.
+type Verification struct {
+	// PKIX requires a chain to a trusted root and the MX name (or the
+	// next-hop domain) in the certificate.
+	PKIX bool `yaml:"pkix" json:"pkix"`
+	// DANE validates against TLSA records when the MX's TLSA lookup is
+	// authenticated (AD) and usable records exist (RFC 7672).
+	DANE bool `yaml:"dane" json:"dane"`
+}
+
+// Failure is a kind of delivery failure a profile reacts to.
+type Failure string
+
+// Failures, in the order a delivery meets them.
+const (
+	FailDNSNXDomain      Failure = "dns-nxdomain"
+	FailDNSServfail      Failure = "dns-servfail"
+	FailConnectRefused   Failure = "connect-refused"
+	FailTimeout          Failure = "timeout"
+	FailSTARTTLSMissing  Failure = "starttls-not-supported"
+	FailTLSAlert         Failure = "tls-alert"
+	FailCertNotTrusted   Failure = "certificate-not-trusted"
+	FailCertHostMismatch Failure = "certificate-host-mismatch"
+	FailDANE             Failure = "tlsa-invalid"
+	FailRejected         Failure = "rejected"
+)
+
+var failures = []Failure{FailDNSNXDomain, FailDNSServfail, FailConnectRefused, FailTimeout, FailSTARTTLSMissing,
+	FailTLSAlert, FailCertNotTrusted, FailCertHostMismatch, FailDANE, FailRejected}
+
+// Outcome is how an attempt ends (DESIGN.md, sender output).
+type Outcome string
+
+// Outcomes.
+const (
+	Delivered          Outcome = "delivered"
+	DeliveredPlaintext Outcome = "delivered-plaintext"
+	Deferred           Outcome = "deferred"
+	Bounced            Outcome = "bounced"
+)
+
+var outcomes = []Outcome{Delivered, DeliveredPlaintext, Deferred, Bounced}
+
+// Reaction is what a sender does on one kind of failure.
+type Reaction struct {
+	// Outcome of the attempt.
+	Outcome Outcome `yaml:"outcome" json:"outcome"`
+	// QuitAfterHandshake: the sender says QUIT right after the
+	// handshake (a DANE sender on a mismatch) instead of just closing.
+	QuitAfterHandshake bool `yaml:"quit_after_handshake" json:"quit_after_handshake,omitempty"`
+	// Message is the text the sender logs or puts in its bounce; it may
+	// use {mx}, {ip}, {port}, {alert} (number), {alert_name},
+	// {ALERT_NAME}, {alert_words}, {boringssl}, {openssl3}, {reply}.
+	Message string `yaml:"message" json:"message"`
+	// Later is what the sender does on its next attempts.
+	Later []Later `yaml:"later" json:"later,omitempty"`
+}
+
+// Later is one predicted later attempt.
+type Later struct {
+	// After is an ISO 8601 duration from the first attempt ("PT15M").
+	After string `yaml:"after" json:"after"`
+	// Outcome of that attempt.
+	Outcome Outcome `yaml:"outcome" json:"outcome"`
+	// Why, in a few words.
+	Why string `yaml:"why" json:"why,omitempty"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+var durationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
+
+// ParseISODuration parses the subset of ISO 8601 durations profiles use.
+func ParseISODuration(s string) (time.Duration, error) {
+	m := durationRE.FindStringSubmatch(s)
+	if m == nil || s == "P" || s == "PT" {
+		return 0, fmt.Errorf("%q is not an ISO 8601 duration such as PT15M or P5D", s)
+	}
+	var d time.Duration
+	num := func(part string, unit time.Duration) {
+		if part == "" {
+			return
+		}
+		var n int
+		fmt.Sscanf(part, "%d", &n)
+		d += time.Duration(n) * unit
+	}
+	num(m[1], 24*time.Hour)
+	num(m[3], time.Hour)
+	num(m[4], time.Minute)
+	num(m[5], time.Second)
+	return d, nil
+}
+
+func oneOf[T ~string](key string, v T, allowed []T) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	var s []string
+	for _, a := range allowed {
+		s = append(s, string(a))
+	}
+	return fmt.Errorf("%s: unknown value %q (want one of %s)", key, v, strings.Join(s, ", "))
+}
+
+var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
+
+func (p *Profile) validate() error {
+	if !nameRE.MatchString(p.Name) {
+		return fmt.Errorf("name: %q is not a lowercase identifier", p.Name)
+	}
+	if p.Summary == "" || p.Software == "" {
+		return errors.New("summary, software: both are required")
+	}
+	checks := []error{
+		oneOf("starttls", p.STARTTLS, []StartTLSPolicy{Opportunistic, Required, Never}),
+		oneOf("sni", p.SNI, []SNIPolicy{SNIMX, SNINone, SNIDANE}),
+		oneOf("tls.min_version", p.TLS.MinVersion, versions),
+		oneOf("tls.max_version", p.TLS.MaxVersion, versions),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	for i, id := range p.TLS.AnonymousSuites {
+		if !regexp.MustCompile(`^[0-9a-f]{4}$`).MatchString(id) {
+			return fmt.Errorf("tls.anonymous_suites[%d]: %q is not a 4-digit hex suite id", i, id)
+		}
+	}
+	keys := make([]string, 0, len(p.On))
+	for f := range p.On {
+		keys = append(keys, string(f))
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := Failure(k)
+		if err := oneOf("on", f, failures); err != nil {
+			return err
+		}
+		r := p.On[f]
+		if err := oneOf("on."+k+".outcome", r.Outcome, outcomes); err != nil {
+			return err
+		}
+		for i, l := range r.Later {
+			if _, err := ParseISODuration(l.After); err != nil {
+				return fmt.Errorf("on.%s.later[%d].after: %w", k, i, err)
+			}
+			if err := oneOf(fmt.Sprintf("on.%s.later[%d].outcome", k, i), l.Outcome, outcomes); err != nil {
+				return err
+			}
+		}
+	}
+	for _, f := range failures {
+		if _, ok := p.On[f]; !ok {
+			return fmt.Errorf("on.%s: missing (every failure needs a reaction)", f)
+		}
+	}
+	for k := range p.Evidence {
+		if !evidenceKey(k) {
+			return fmt.Errorf("evidence: unknown key %q (want starttls, sni, tls, verify, delivered or on.<failure>)", k)
+		}
+	}
+	return nil
+}
+
+func evidenceKey(k string) bool {
+	switch k {
+	case "starttls", "sni", "tls", "verify", "delivered":
+		return true
+	}
+	f, ok := strings.CutPrefix(k, "on.")
+	return ok && oneOf("", Failure(f), failures) == nil
+}
+
+// Unconfirmed lists the behaviour keys that carry no evidence.
+func (p *Profile) Unconfirmed() []string {
+	var out []string
+	keys := []string{"starttls", "sni", "tls", "verify", "delivered"}
+	for _, f := range failures {
+		keys = append(keys, "on."+string(f))
+	}
+	for _, k := range keys {
+		if strings.TrimSpace(p.Evidence[k]) == "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+// Catalogue is a validated set of profiles.
+type Catalogue struct{ profiles []*Profile }
+
+// ErrUnknown is wrapped by errors for a profile name not in the catalogue.
+var ErrUnknown = errors.New("unknown profile")
+
+// order is the built-in profiles' display order (DESIGN.md).
+var order = []string{"gmail", "proton", "outlook", "postfix-may", "postfix-encrypt", "postfix-dane", "postfix-verify", "exim", "sendmail"}
+
+// Builtin returns the embedded profiles.
+func Builtin() (*Catalogue, error) { return Load(nil) }
+
+// Load returns the built-in profiles plus those in each directory.
+func Load(dirs []string) (*Catalogue, error) {
+	c := &Catalogue{}
+	if err := c.addFS(builtinFS, "", "builtin"); err != nil {
+		return nil, err
+	}
+	rank := func(name string) int {
+		for i, n := range order {
+			if n == name {
+				return i
+			}
+		}
+		return len(order)
+	}
+	sort.SliceStable(c.profiles, func(i, j int) bool { return rank(c.profiles[i].Name) < rank(c.profiles[j].Name) })
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("profiles: profile directory: %w", err)
+		}
+		if err := c.addFS(os.DirFS(dir), dir, "."); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Catalogue) addFS(fsys fs.FS, label, dir string) error {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return fmt.Errorf("profiles: %w", err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			continue
+		}
+		file := filepath.ToSlash(filepath.Join(dir, e.Name()))
+		data, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return fmt.Errorf("profiles: %w", err)
+		}
+		p := &Profile{}
+		where := filepath.Join(label, file)
+		if err := strictyaml.Decode(data, p); err != nil {
+			return fmt.Errorf("profiles: %s: %w", where, err)
+		}
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("profiles: %s: %w", where, err)
+		}
+		p.File = where
+		for _, prev := range c.profiles {
+			if prev.Name == p.Name {
+				return fmt.Errorf("profiles: %s: profile %q is already defined in %s", where, p.Name, prev.File)
+			}
+		}
+		c.profiles = append(c.profiles, p)
+	}
+	return nil
+}
+
+// All returns the profiles in display order.
+func (c *Catalogue) All() []*Profile { return append([]*Profile(nil), c.profiles...) }
+
+// Names returns the profile names in display order.
+func (c *Catalogue) Names() []string {
+	out := make([]string, len(c.profiles))
+	for i, p := range c.profiles {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// Get returns the named profile; the error lists the valid names.
+func (c *Catalogue) Get(name string) (*Profile, error) {
+	for _, p := range c.profiles {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("profiles: %w %q (valid: %s)", ErrUnknown, name, strings.Join(c.Names(), ", "))
+}
+
+// Select returns the named profiles in display order, or all of them.
+func (c *Catalogue) Select(names []string) ([]*Profile, error) {
+	if len(names) == 0 {
+		return c.All(), nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if _, err := c.Get(n); err != nil {
+			return nil, err
+		}
+		want[n] = true
+	}
+	var out []*Profile
+	for _, p := range c.profiles {
+		if want[p.Name] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
