@@ -41,6 +41,9 @@ type Scenario struct {
 	TLS TLS `yaml:"tls" json:"tls,omitempty"`
 	// DNS holds what the lab's DNS publishes for the scenario.
 	DNS DNS `yaml:"dns" json:"dns,omitempty"`
+	// Why is the one line the matrix prints: why the senders that fail
+	// fail and why the others do not.
+	Why string `yaml:"why" json:"why,omitempty"`
 	// Lesson explains why senders fail and why only some of them do.
 	Lesson string `yaml:"lesson" json:"lesson,omitempty"`
 	// Fix says how the real server's admin repairs it.
@@ -313,6 +316,12 @@ func (s *Scenario) validate() error {
 		}
 		for i, m := range s.SMTP.Auth.Mechanisms {
 			checks = append(checks, oneOf(fmt.Sprintf("smtp.auth.mechanisms[%d]", i), strings.ToUpper(m), mechs))
+		}
+	}
+	for prof, e := range s.Expectations {
+		checks = append(checks, oneOf("expectations."+prof+".outcome", e.Outcome, []string{"delivered", "delivered-plaintext", "deferred", "bounced"}))
+		if e.Evidence == "" {
+			checks = append(checks, fmt.Errorf("expectations.%s.evidence: missing (an expectation without evidence is not one: leave the profile out)", prof))
 		}
 	}
 	for _, err := range checks {

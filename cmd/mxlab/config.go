@@ -70,6 +70,7 @@ var flagKeys = map[string]string{
 	"smtp-port":     "smtp.port",
 	"smtp-net":      "smtp.net",
 	"scenario":      "only",
+	"scenarios":     "only",
 	"scenario-dir":  "scenario_dirs",
 	"record":        "records",
 	"sessions-file": "sessions_file",

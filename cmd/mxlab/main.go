@@ -124,7 +124,8 @@ each overriding the one before.`,
 	root.PersistentFlags().StringVar(&configPath, "config", "", "YAML config file (or MXLAB_CONFIG)")
 	root.PersistentFlags().String("format", "text", "output format: text, json or markdown")
 	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, configPath: &configPath}
-	root.AddCommand(newServeCmd(env), newScenariosCmd(env), newCertsCmd(env), newTLSACmd(env))
+	root.AddCommand(newServeCmd(env), newScenariosCmd(env), newCertsCmd(env), newTLSACmd(env),
+		newSendCmd(env), newMatrixCmd(env), newProfilesCmd(env))
 	return root
 }
 

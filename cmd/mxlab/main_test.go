@@ -184,3 +184,58 @@ func TestCertsCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestSendAndMatrix(t *testing.T) {
+	state := t.TempDir()
+	manifest := filepath.Join(t.TempDir(), "lab.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		var o, e bytes.Buffer
+		done <- run(ctx, []string{"serve", "--state-dir", state, "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"),
+			"--smtp-net", "127.0.6.0/24", "--manifest", manifest, "--sessions-file", "-"}, strings.NewReader(""), &o, &e)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(manifest); err == nil {
+			break
+		}
+	}
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+	}{
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@x.baseline.mxlab.test"}, 0, "DELIVERED"},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@x.no-shared-cipher.mxlab.test"}, 75, "alert 40 (handshake_failure)"},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@nowhere.mxlab.test"}, 69, "BOUNCED (dns-nxdomain)"},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-dane", "--to", "a@x.tlsa-mismatch.mxlab.test", "--format", "json"}, 75, `"reason":"tlsa-invalid"`},
+		{[]string{"send", "--lab", manifest, "--profile", "nope", "--to", "a@b.test"}, 64, ""},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "not an address"}, 64, ""},
+		{[]string{"send", "--lab", "/nonexistent.json", "--profile", "postfix-may", "--to", "a@b.test"}, 78, ""},
+		{[]string{"matrix", "--lab", manifest, "--profiles", "postfix-may,postfix-dane", "--format", "json"}, 0, `"cells":[`},
+		{[]string{"matrix", "--state-dir", t.TempDir(), "--profiles", "postfix-verify", "--scenarios", "self-signed,baseline", "--format", "markdown"}, 0, "| self-signed | DEFER untrusted |"},
+		{[]string{"profiles"}, 0, "postfix-dane"},
+		{[]string{"profiles", "postfix-dane"}, 0, "num=65:no matching DANE TLSA records"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args[:min(3, len(tt.args))], " "), func(t *testing.T) {
+			code, out, errOut := mxlab(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) {
+				t.Errorf("mxlab %s: exit %d, want %d; stdout lacks %q?\n%s\n%s", strings.Join(tt.args, " "), code, tt.code, tt.stdout, out, errOut)
+			}
+		})
+	}
+	cancel()
+	<-done
+}
+
+func freePort(t *testing.T, host string) string {
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}

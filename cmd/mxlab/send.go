@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/sender"
+)
+
+// Exit codes of send (sysexits.h; DESIGN.md).
+const (
+	exitDeferred = 75 // EX_TEMPFAIL
+	exitBounced  = 69 // EX_UNAVAILABLE
+)
+
+func newSendCmd(env *cliEnv) *cobra.Command {
+	var profileName, to, labPath, server, resolverAddr, auth, from string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "send --profile NAME --to ADDRESS",
+		Short: "Deliver one test message as a given sender would, and say what happened",
+		Long: `Deliver one test message the way a sender profile would: its MX lookup, its
+STARTTLS and SNI, its verification, its reaction to failures. Prints what
+happened, what the sender does on its next attempts, and the text its user
+would see. Only the first attempt is made; later ones are predicted.
+
+  mxlab send --profile gmail --to postmaster@sni-reject.mxlab.test --lab lab.json
+  mxlab send --profile postfix-dane --to someone@example.org
+  mxlab send --profile postfix-may --server 127.0.0.1:2525 --to a@b.test
+
+Exit status: 0 delivered, 75 deferred, 69 bounced, 64 bad usage, 78 bad
+configuration.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := format(cmd, "text", "json")
+			if err != nil {
+				return err
+			}
+			cat, err := profiles.Builtin()
+			if err != nil {
+				return err
+			}
+			if profileName == "" || to == "" {
+				return fmt.Errorf("%w: --profile and --to are required (profiles: %s)", errUsage, strings.Join(cat.Names(), ", "))
+			}
+			p, err := cat.Get(profileName)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			opts := sender.Options{Profile: p, To: to, Server: server, Auth: auth, From: from, Timeout: timeout}
+			if labPath != "" {
+				layout, err := lab.ReadManifest(labPath)
+				if err != nil {
+					return fmt.Errorf("%w: %w", errConfig, err)
+				}
+				if err := useLab(&opts, layout); err != nil {
+					return err
+				}
+			} else if resolverAddr != "" {
+				opts.Resolver = &sender.Resolver{Addr: resolverAddr}
+			} else if server == "" {
+				if opts.Resolver, err = sender.SystemResolver(); err != nil {
+					return fmt.Errorf("%w: %w", errConfig, err)
+				}
+			}
+			rep, err := sender.Send(cmd.Context(), opts)
+			if err != nil {
+				if errors.Is(err, sender.ErrUsage) {
+					return fmt.Errorf("%w: %w", errUsage, err)
+				}
+				return err
+			}
+			if f == "json" {
+				if err := json.NewEncoder(env.stdout).Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printReport(env.stdout, rep)
+			}
+			switch rep.Outcome {
+			case profiles.Deferred:
+				return exitError{code: exitDeferred}
+			case profiles.Bounced:
+				return exitError{code: exitBounced}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profileName, "profile", "", "sender profile (mxlab profiles lists them)")
+	cmd.Flags().StringVar(&to, "to", "", "recipient address")
+	cmd.Flags().StringVar(&from, "from", "", "envelope sender (default mxlab@mxlab.invalid)")
+	cmd.Flags().StringVar(&labPath, "lab", "", "a lab manifest: use that lab's DNS, CA and ports")
+	cmd.Flags().StringVar(&server, "server", "", "deliver to host:port instead of the MX")
+	cmd.Flags().StringVar(&resolverAddr, "resolver", "", "DNS resolver host:port (default: /etc/resolv.conf's first)")
+	cmd.Flags().StringVar(&auth, "auth", "", "user:password for AUTH PLAIN after STARTTLS (submission)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "timeout of each network step")
+	return cmd
+}
+
+// useLab points an attempt at a running lab: its DNS, its CA (beside the
+// system roots) and its per-scenario ports.
+func useLab(opts *sender.Options, layout *lab.Layout) error {
+	opts.Resolver = &sender.Resolver{Addr: layout.DNS}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	ca, err := certs.ReadCerts(layout.CACert)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	roots.AddCert(ca[0])
+	opts.Roots = roots
+	ports := map[string]int{}
+	for _, s := range layout.Scenarios {
+		if p, err := strconv.Atoi(portOf(s.SMTP)); err == nil {
+			ports[s.MX] = p
+		}
+	}
+	opts.PortFor = func(mx string) int { return ports[mx] }
+	return nil
+}
+
+// printReport is the ten-second read of an attempt.
+func printReport(w io.Writer, r *sender.Report) {
+	fmt.Fprintf(w, "%s → %s: %s", r.Profile, r.To, strings.ToUpper(string(r.Outcome)))
+	if r.Reason != "" {
+		fmt.Fprintf(w, " (%s)", r.Reason)
+	}
+	fmt.Fprintln(w)
+	if r.TLS != nil {
+		sni := "none"
+		if r.TLS.SNISent != nil {
+			sni = *r.TLS.SNISent
+		}
+		fmt.Fprintf(w, "  SNI sent: %s\n", sni)
+		if r.TLS.AlertReceived != nil {
+			fmt.Fprintf(w, "  TLS: server sent %s alert %d (%s)\n", r.TLS.AlertReceived.Level, r.TLS.AlertReceived.Code, r.TLS.AlertReceived.Name)
+		} else if r.TLS.Version != nil {
+			fmt.Fprintf(w, "  TLS: %s %s; certificate: %s\n", *r.TLS.Version, *r.TLS.Cipher, r.TLS.PKIX)
+		}
+	}
+	if r.DANE.LookedUp {
+		fmt.Fprintf(w, "  DANE: %s\n", r.DANE.Result)
+	}
+	for _, inf := range r.Inferred {
+		fmt.Fprintf(w, "  inferred (%s): %s — %s\n", inf.Step, inf.What, inf.Why)
+	}
+	if r.BounceText != "" {
+		fmt.Fprintf(w, "  the sender says: %s\n", r.BounceText)
+	}
+	for _, l := range r.Later {
+		fmt.Fprintf(w, "  after %s: %s", l.After, l.Outcome)
+		if l.Why != "" {
+			fmt.Fprintf(w, " (%s)", l.Why)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// senderOpts lets other commands reuse useLab.
+type senderOpts struct{ sender.Options }

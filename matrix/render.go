@@ -1,0 +1,95 @@
+package matrix
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mxlab/mxlab/profiles"
+)
+
+// Short renders a cell in a few characters: the outcome, and the alert or
+// reason that explains it.
+func (c *Cell) Short() string {
+	out := map[profiles.Outcome]string{
+		profiles.Delivered: "ok", profiles.DeliveredPlaintext: "plain", profiles.Deferred: "DEFER", profiles.Bounced: "BOUNCE",
+	}[c.Outcome]
+	if out == "" {
+		out = string(c.Outcome)
+	}
+	detail := ""
+	switch {
+	case c.Report != nil && c.Report.TLS != nil && c.Report.TLS.AlertReceived != nil:
+		detail = fmt.Sprintf("a%d", c.Report.TLS.AlertReceived.Code)
+	case c.Reason == "anonymous-tls":
+		detail = "anon*"
+	case c.Reason == "dane-verified":
+		detail = "dane"
+	case c.Reason == "tlsa-invalid":
+		detail = "tlsa"
+	case c.Reason == "starttls-not-supported":
+		detail = "no-tls"
+	case c.Reason == "certificate-not-trusted":
+		detail = "untrusted"
+	case c.Reason == "certificate-host-mismatch":
+		detail = "name"
+	case c.Reason != "" && c.Outcome != profiles.Delivered:
+		detail = c.Reason
+	}
+	if detail != "" {
+		out += " " + detail
+	}
+	switch {
+	case c.Match == nil:
+		out += " ?"
+	case !*c.Match:
+		out += " !"
+	}
+	return out
+}
+
+// WriteText prints the grid, one line per scenario on why, and the
+// divergent and unverified cells.
+func (r *Result) WriteText(w io.Writer, markdown bool) {
+	header := []string{"scenario"}
+	for _, p := range r.Profiles {
+		header = append(header, p.Name)
+	}
+	if markdown {
+		fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
+		fmt.Fprintln(w, "|"+strings.Repeat("---|", len(header)))
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	if !markdown {
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(header, "\t")))
+	}
+	for _, sc := range r.Scenarios {
+		row := []string{sc.Name}
+		for _, p := range r.Profiles {
+			row = append(row, r.Cell(sc.Name, p.Name).Short())
+		}
+		if markdown {
+			fmt.Fprintln(w, "| "+strings.Join(row, " | ")+" |")
+		} else {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nok: delivered over TLS; plain: delivered in plaintext; aN: TLS alert N received; anon*: inferred anonymous TLS;")
+	fmt.Fprintln(w, "?: no evidenced expectation (unverified); !: differs from the evidenced expectation")
+	fmt.Fprintln(w)
+	for _, sc := range r.Scenarios {
+		if sc.Why != "" {
+			fmt.Fprintf(w, "%s: %s\n", sc.Name, strings.TrimSpace(sc.Why))
+		}
+	}
+	c := r.Counts()
+	fmt.Fprintf(w, "\n%d cells: %d match, %d diverge, %d unverified\n", len(r.Cells), c.Match, c.Diverge, c.Unverified)
+	for _, cell := range r.Cells {
+		if cell.Match != nil && !*cell.Match {
+			exp := *cell.Expected
+			fmt.Fprintf(w, "DIVERGES %s × %s: got %s (%s), expected %s — %s\n", cell.Scenario, cell.Profile, cell.Outcome, cell.Reason, exp, *cell.Evidence)
+		}
+	}
+}

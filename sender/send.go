@@ -1,0 +1,634 @@
+package sender
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mxlab/mxlab/dane"
+	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/tlsalert"
+)
+
+// Options configure one attempt; zero values take the defaults.
+type Options struct {
+	// Profile is the sender to act as (required).
+	Profile *profiles.Profile
+	// To is the recipient address (required).
+	To string
+	// From is the envelope sender (default mxlab@mxlab.invalid).
+	From string
+	// Resolver answers MX, A and TLSA queries (required unless Server
+	// is an IP address and the profile does no DANE).
+	Resolver *Resolver
+	// Server, "host:port", skips the MX lookup and goes there.
+	Server string
+	// PortFor gives the port for an MX host (the lab's one-port-per-
+	// scenario layout); nil or 0 means 25.
+	PortFor func(mx string) int
+	// Roots are the CAs PKIX verification trusts (nil: the system's).
+	Roots *x509.CertPool
+	// HELO is the name the sender introduces itself with.
+	HELO string
+	// Auth, "user:password", authenticates with AUTH PLAIN after TLS.
+	Auth string
+	// Timeout bounds each network step (default 30s).
+	Timeout time.Duration
+	// Probe only: stop before MAIL FROM with QUIT.
+	Probe bool
+	// Now is the clock for certificate checks (nil: time.Now).
+	Now func() time.Time
+}
+
+// ErrUsage marks bad input, such as an address that does not parse.
+var ErrUsage = errors.New("usage")
+
+// Send makes one delivery attempt as the profile would and reports it.
+// Failures on the network end as the profile ends them (in the report);
+// the error is for bad usage only.
+func Send(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Profile == nil {
+		return nil, fmt.Errorf("%w: no profile", ErrUsage)
+	}
+	addr, err := mail.ParseAddress(opts.To)
+	if err != nil || !strings.Contains(addr.Address, "@") {
+		return nil, fmt.Errorf("%w: recipient %q is not an address: %v", ErrUsage, opts.To, err)
+	}
+	if opts.From == "" {
+		opts.From = "mxlab@mxlab.invalid"
+	}
+	if opts.HELO == "" {
+		opts.HELO = "client.mxlab.invalid"
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &attempt{opts: opts, p: opts.Profile, to: addr.Address,
+		rep: &Report{Profile: opts.Profile.Name, To: addr.Address, Steps: []Step{}, Later: []profiles.Later{},
+			Inferred: []Inference{}, Transcript: []string{}}}
+	a.domain = addr.Address[strings.LastIndex(addr.Address, "@")+1:]
+	a.run(ctx)
+	return a.rep, nil
+}
+
+// attempt is one delivery in progress.
+type attempt struct {
+	opts   Options
+	p      *profiles.Profile
+	to     string
+	domain string
+	rep    *Report
+
+	mx, ip string
+	port   int
+	tlsa   []dane.Record // usable, authenticated: DANE applies
+	alert  *tlsalert.Alert
+	reply  string
+}
+
+func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
+
+// run performs the attempt; every return path has set the outcome.
+func (a *attempt) run(ctx context.Context) {
+	if !a.locate(ctx) {
+		return
+	}
+	if a.p.Verify.DANE {
+		a.lookupDANE(ctx)
+	}
+	if len(a.p.TLS.AnonymousSuites) > 0 && a.p.STARTTLS != profiles.Never {
+		a.probeAnonymous(ctx)
+	}
+	conn, ok := a.connect(ctx)
+	if !ok {
+		return
+	}
+	defer conn.Close()
+	c := newClient(conn, a.opts.Timeout, &a.rep.Transcript)
+	code, lines, err := c.reply()
+	if err != nil {
+		a.netFailure(err)
+		return
+	}
+	a.step(Step{"step": "banner", "reply": lastLine(lines)})
+	if code != 220 {
+		a.react(profiles.FailRejected, lastLine(lines))
+		return
+	}
+	code, lines, err = c.cmd("EHLO " + a.opts.HELO)
+	if err != nil {
+		a.netFailure(err)
+		return
+	}
+	kws := []string{}
+	if code == 250 {
+		kws = keywords(lines)
+	}
+	a.step(Step{"step": "ehlo", "keywords": kws})
+	if code != 250 {
+		a.react(profiles.FailRejected, lastLine(lines))
+		return
+	}
+
+	if a.p.STARTTLS == profiles.Never {
+		a.deliver(c, false)
+		return
+	}
+	if !hasKeyword(kws, "STARTTLS") {
+		if a.tlsRequired() && !a.react(profiles.FailSTARTTLSMissing, "") {
+			c.cmd("QUIT")
+			return
+		}
+		a.deliver(c, false)
+		return
+	}
+	code, lines, err = c.cmd("STARTTLS")
+	if err != nil {
+		a.netFailure(err)
+		return
+	}
+	a.step(Step{"step": "starttls", "reply": lastLine(lines)})
+	if code != 220 {
+		if !a.react(profiles.FailSTARTTLSMissing, lastLine(lines)) {
+			c.cmd("QUIT")
+			return
+		}
+		a.deliver(c, false)
+		return
+	}
+	tc, ok := a.handshake(ctx, conn)
+	if !ok {
+		return
+	}
+	defer tc.Close()
+	c = newClient(tc, a.opts.Timeout, &a.rep.Transcript)
+	if !a.verify(tc) {
+		if a.p.On[a.lastFailure()].QuitAfterHandshake {
+			c.send("QUIT")
+		}
+		return
+	}
+	code, lines, err = c.cmd("EHLO " + a.opts.HELO)
+	if err != nil || code != 250 {
+		if err != nil {
+			a.netFailure(err)
+		} else {
+			a.react(profiles.FailRejected, lastLine(lines))
+		}
+		return
+	}
+	a.step(Step{"step": "ehlo", "keywords": keywords(lines), "tls": true})
+	a.deliver(c, true)
+}
+
+// tlsRequired says whether missing STARTTLS is a failure: by policy
+// (Postfix encrypt), because the certificate must be verified, or because
+// usable authenticated TLSA records make TLS mandatory (RFC 7672 §2.2); a
+// DANE sender without them is opportunistic.
+func (a *attempt) tlsRequired() bool {
+	return a.p.STARTTLS == profiles.Required || a.p.Verify.PKIX || len(a.tlsa) > 0
+}
+
+// locate finds the host, its address and port; false when the attempt
+// ended there.
+func (a *attempt) locate(ctx context.Context) bool {
+	if a.opts.Server != "" {
+		host, portStr, err := net.SplitHostPort(a.opts.Server)
+		if err != nil {
+			host, portStr = a.opts.Server, "25"
+		}
+		a.mx = host
+		a.port, _ = strconv.Atoi(portStr)
+	} else {
+		if a.opts.Resolver == nil {
+			a.finish(profiles.FailDNSServfail, "dns-servfail", "no resolver")
+			return false
+		}
+		hosts, ad, err := a.opts.Resolver.lookupMX(ctx, a.domain)
+		a.step(Step{"step": "mx", "answer": hosts, "authenticated": ad})
+		if err != nil {
+			a.dnsFailure(err)
+			return false
+		}
+		a.mx = hosts[0]
+		a.port = 25
+		if a.opts.PortFor != nil {
+			if p := a.opts.PortFor(a.mx); p != 0 {
+				a.port = p
+			}
+		}
+	}
+	if ip := net.ParseIP(a.mx); ip != nil {
+		a.ip = ip.String()
+		return true
+	}
+	if a.opts.Resolver == nil {
+		r, err := SystemResolver()
+		if err != nil {
+			a.finish(profiles.FailDNSServfail, "dns-servfail", err.Error())
+			return false
+		}
+		a.opts.Resolver = r
+	}
+	ip, ad, err := a.opts.Resolver.lookupAddr(ctx, a.mx)
+	a.step(Step{"step": "address", "host": a.mx, "answer": ipString(ip), "authenticated": ad})
+	if err != nil {
+		a.dnsFailure(err)
+		return false
+	}
+	a.ip = ip.String()
+	return true
+}
+
+func ipString(ip net.IP) []string {
+	if ip == nil {
+		return []string{}
+	}
+	return []string{ip.String()}
+}
+
+// lookupDANE looks up TLSA where a DANE profile would (RFC 7672 §2.2:
+// only for an MX whose records are authenticated).
+func (a *attempt) lookupDANE(ctx context.Context) {
+	owner := fmt.Sprintf("_%d._tcp.%s", a.port, a.mx)
+	a.rep.DANE = DANEReport{LookedUp: true, Owner: owner}
+	if a.opts.Resolver == nil {
+		a.rep.DANE.Result = "no resolver"
+		return
+	}
+	rrs, ad, err := a.opts.Resolver.lookupTLSA(ctx, a.mx, a.port)
+	a.rep.DANE.Authenticated = ad
+	for _, rr := range rrs {
+		a.rep.DANE.Records = append(a.rep.DANE.Records, fmt.Sprintf("%d %d %d %s", rr.Usage, rr.Selector, rr.MatchingType, rr.Certificate))
+	}
+	step := Step{"step": "tlsa", "owner": owner, "answer": a.rep.DANE.Records, "authenticated": ad}
+	defer func() { a.step(step) }()
+	switch {
+	case err != nil:
+		// A lookup failure of authenticated data: Postfix defers; we
+		// report and continue as the profile would without DANE.
+		a.rep.DANE.Result = "lookup failed: " + err.Error()
+		return
+	case !ad:
+		a.rep.DANE.Result = "not authenticated: DANE does not apply, the sender acts as opportunistic"
+		return
+	case len(rrs) == 0:
+		a.rep.DANE.Result = "no TLSA records: DANE does not apply, the sender acts as opportunistic"
+		return
+	}
+	recs, err := dane.FromRR(rrs)
+	if err != nil {
+		a.rep.DANE.Result = "malformed TLSA: " + err.Error()
+		return
+	}
+	usable, _ := dane.Usable(recs)
+	a.rep.DANE.Usable = len(usable)
+	if len(usable) == 0 {
+		a.rep.DANE.Result = "no usable TLSA records: TLS without authentication"
+		return
+	}
+	a.tlsa = usable
+}
+
+// connect opens TCP to the host.
+func (a *attempt) connect(ctx context.Context) (net.Conn, bool) {
+	target := net.JoinHostPort(a.ip, strconv.Itoa(a.port))
+	d := net.Dialer{Timeout: a.opts.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", target)
+	step := Step{"step": "connect", "addr": target}
+	if err != nil {
+		step["error"] = err.Error()
+	}
+	a.step(step)
+	if err != nil {
+		a.netFailure(err)
+		return nil, false
+	}
+	return conn, true
+}
+
+// sni is the server name the profile sends.
+func (a *attempt) sni() string {
+	switch a.p.SNI {
+	case profiles.SNIMX:
+		return a.mx
+	case profiles.SNIDANE:
+		if len(a.tlsa) > 0 {
+			return a.mx
+		}
+	}
+	return ""
+}
+
+var tlsVersions = map[string]uint16{"1.0": tls.VersionTLS10, "1.1": tls.VersionTLS11, "1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
+// handshake runs the TLS handshake as the profile would start it. The
+// certificate is checked afterwards (verify), as MTAs do.
+func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool) {
+	sni := a.sni()
+	cfg := &tls.Config{
+		ServerName:         sni,
+		InsecureSkipVerify: true, // verified by verify(), per the profile
+		MinVersion:         tlsVersions[a.p.TLS.MinVersion],
+		MaxVersion:         tlsVersions[a.p.TLS.MaxVersion],
+	}
+	watch := &alertWatch{Conn: conn}
+	tc := tls.Client(watch, cfg)
+	hctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
+	defer cancel()
+	err := tc.HandshakeContext(hctx)
+	var sniSent *string
+	if sni != "" {
+		sniSent = &sni
+	}
+	a.rep.TLS = &TLSReport{SNISent: sniSent, PeerCertificates: []CertInfo{}}
+	step := Step{"step": "handshake", "sni_sent": sniSent}
+	defer func() { a.step(step) }()
+	if err != nil {
+		alert, ok := tlsalert.FromGoError(err)
+		if watch.alert != nil {
+			alert, ok = *watch.alert, true
+		}
+		if ok {
+			a.alert = &alert
+			a.rep.TLS.AlertReceived = alert.JSON()
+			step["alert_received"] = alert.JSON()
+			a.rep.Transcript = append(a.rep.Transcript, "TLS: received "+alert.String())
+			a.reactTLSAlert()
+			return nil, false
+		}
+		step["error"] = err.Error()
+		a.rep.Transcript = append(a.rep.Transcript, "TLS: handshake failed: "+err.Error())
+		a.netFailure(err)
+		return nil, false
+	}
+	st := tc.ConnectionState()
+	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
+	a.rep.TLS.Version, a.rep.TLS.Cipher = &v, &cs
+	step["version"], step["cipher"] = v, cs
+	for _, c := range st.PeerCertificates {
+		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+		a.rep.TLS.PeerCertificates = append(a.rep.TLS.PeerCertificates, CertInfo{
+			Subject: c.Subject.String(), Issuer: c.Issuer.String(), DNSNames: c.DNSNames,
+			NotAfter: c.NotAfter.UTC().Format(time.RFC3339), SPKI256: hex.EncodeToString(sum[:]),
+		})
+	}
+	a.rep.Transcript = append(a.rep.Transcript, fmt.Sprintf("TLS: %s %s, SNI %s", v, cs, orNone(sni)))
+	return tc, true
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// reactTLSAlert applies the profile's reaction to an alert, and the
+// anonymous-suite inference where the probe showed the real stack would
+// have negotiated.
+func (a *attempt) reactTLSAlert() {
+	for _, inf := range a.rep.Inferred {
+		if inf.Step == "handshake" && strings.HasPrefix(inf.What, "negotiates ") {
+			a.rep.Inferred = append(a.rep.Inferred, Inference{
+				Step: "delivery",
+				What: "delivered over anonymous TLS",
+				Why:  "Go's crypto/tls got " + a.alert.String() + ", but the server picks an anonymous suite this sender's real TLS stack offers",
+			})
+			a.rep.Outcome, a.rep.Reason = profiles.Delivered, "anonymous-tls"
+			a.rep.BounceText = a.render(a.p.Delivered)
+			return
+		}
+	}
+	a.react(profiles.FailTLSAlert, "")
+}
+
+// verify checks the certificate as the profile would; false when the
+// attempt ended.
+func (a *attempt) verify(tc *tls.Conn) bool {
+	chain := tc.ConnectionState().PeerCertificates
+	pkix := a.pkix(chain)
+	a.rep.TLS.PKIX = pkix
+	step := Step{"step": "verify", "pkix": pkix}
+	defer func() { a.step(step) }()
+	if len(a.tlsa) > 0 {
+		res := dane.Verify(chain, a.tlsa, []string{a.mx, a.domain}, a.opts.Now())
+		if res.Verified {
+			a.rep.DANE.Result = "verified"
+			step["dane"] = "verified"
+			return true
+		}
+		a.rep.DANE.Result, a.rep.DANE.Detail = "failed", res.Detail
+		step["dane"] = "failed: " + res.Detail
+		return a.react(profiles.FailDANE, "")
+	}
+	switch pkix {
+	case "trusted":
+		return true
+	case "host-mismatch":
+		return a.react(profiles.FailCertHostMismatch, "")
+	default:
+		return a.react(profiles.FailCertNotTrusted, "")
+	}
+}
+
+// pkix is the chain's verdict: trusted, host-mismatch, or not-trusted.
+func (a *attempt) pkix(chain []*x509.Certificate) string {
+	if len(chain) == 0 {
+		return "not-trusted"
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	opts := x509.VerifyOptions{Roots: a.opts.Roots, Intermediates: inter, CurrentTime: a.opts.Now()}
+	if _, err := chain[0].Verify(opts); err != nil {
+		return "not-trusted"
+	}
+	if chain[0].VerifyHostname(a.mx) != nil && chain[0].VerifyHostname(a.domain) != nil {
+		return "host-mismatch"
+	}
+	return "trusted"
+}
+
+// deliver sends the message (or, probing, QUITs before MAIL FROM).
+func (a *attempt) deliver(c *client, overTLS bool) {
+	ok := profiles.Delivered
+	if !overTLS {
+		ok = profiles.DeliveredPlaintext
+	}
+	if a.opts.Probe {
+		c.cmd("QUIT")
+		a.rep.Outcome, a.rep.Reason = ok, "probe"
+		a.rep.BounceText = "probe: stopped before MAIL FROM"
+		return
+	}
+	if a.opts.Auth != "" {
+		user, pass, _ := strings.Cut(a.opts.Auth, ":")
+		ir := encodePlain(user, pass)
+		code, lines, err := c.cmd("AUTH PLAIN " + ir)
+		if err != nil {
+			a.netFailure(err)
+			return
+		}
+		a.step(Step{"step": "auth", "reply": lastLine(lines)})
+		if code != 235 {
+			a.react(profiles.FailRejected, lastLine(lines))
+			c.cmd("QUIT")
+			return
+		}
+	}
+	for _, line := range []string{"MAIL FROM:<" + a.opts.From + ">", "RCPT TO:<" + a.to + ">", "DATA"} {
+		code, lines, err := c.cmd(line)
+		if err != nil {
+			a.netFailure(err)
+			return
+		}
+		want := 250
+		if line == "DATA" {
+			want = 354
+		}
+		if code != want {
+			a.step(Step{"step": strings.ToLower(strings.Fields(line)[0]), "reply": lastLine(lines)})
+			a.rejected(code, lastLine(lines))
+			c.cmd("QUIT")
+			return
+		}
+	}
+	msg := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: mxlab test from %s\r\nDate: %s\r\nMessage-ID: <%d.%s>\r\n\r\nA test message sent by mxlab as %s.\r\n.",
+		a.opts.From, a.to, a.p.Name, a.opts.Now().Format(time.RFC1123Z), a.opts.Now().UnixNano(), a.opts.HELO, a.p.Title)
+	code, lines, err := c.cmd(msg)
+	if err != nil {
+		a.netFailure(err)
+		return
+	}
+	a.step(Step{"step": "data", "reply": lastLine(lines)})
+	if code != 250 {
+		a.rejected(code, lastLine(lines))
+		c.cmd("QUIT")
+		return
+	}
+	c.cmd("QUIT")
+	a.reply = lastLine(lines)
+	a.rep.Outcome, a.rep.Reason = ok, ""
+	if overTLS && a.rep.Outcome == profiles.Delivered && len(a.tlsa) > 0 {
+		a.rep.Reason = "dane-verified"
+	}
+	a.rep.BounceText = a.render(a.p.Delivered)
+}
+
+func (a *attempt) rejected(code int, line string) {
+	if code >= 500 {
+		a.react(profiles.FailRejected, line)
+		return
+	}
+	a.reply = line
+	a.rep.Outcome, a.rep.Reason = profiles.Deferred, "rejected-temporarily"
+	a.rep.BounceText = line
+}
+
+// react applies the profile's reaction to a failure; it returns true when
+// the sender carries on (the reaction's outcome is a delivery).
+func (a *attempt) react(f profiles.Failure, reply string) bool {
+	r := a.p.On[f]
+	if reply != "" {
+		a.reply = reply
+	}
+	a.rep.Transcript = append(a.rep.Transcript, "sender: "+string(f)+" -> "+string(r.Outcome))
+	if r.Outcome == profiles.Delivered || r.Outcome == profiles.DeliveredPlaintext {
+		// The sender carries on; what it logs about it is part of the
+		// story, its final status comes with the delivery.
+		if r.Message != "" {
+			a.rep.Transcript = append(a.rep.Transcript, "sender logs: "+a.render(r.Message))
+		}
+		return true
+	}
+	a.finish(f, string(f), "")
+	return false
+}
+
+func (a *attempt) lastFailure() profiles.Failure { return profiles.Failure(a.rep.Reason) }
+
+// finish sets the outcome from the profile's reaction to f.
+func (a *attempt) finish(f profiles.Failure, reason, detail string) {
+	r := a.p.On[f]
+	a.rep.Outcome, a.rep.Reason = r.Outcome, reason
+	a.rep.Later = append(a.rep.Later, r.Later...)
+	a.rep.BounceText = a.render(r.Message)
+	if a.rep.BounceText == "" {
+		a.rep.BounceText = detail
+	}
+}
+
+func (a *attempt) dnsFailure(err error) {
+	if errors.Is(err, ErrNXDomain) {
+		a.finish(profiles.FailDNSNXDomain, "dns-nxdomain", err.Error())
+		return
+	}
+	a.finish(profiles.FailDNSServfail, "dns-servfail", err.Error())
+}
+
+func (a *attempt) netFailure(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		a.finish(profiles.FailConnectRefused, "connect-refused", err.Error())
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		a.finish(profiles.FailTimeout, "timeout", err.Error())
+	default:
+		// A connection the server dropped mid-dialogue: MTAs defer
+		// ("lost connection"), as on a timeout.
+		a.finish(profiles.FailTimeout, "connection-lost", err.Error())
+		a.rep.BounceText = "lost connection: " + err.Error()
+	}
+}
+
+// render expands a profile message template.
+func (a *attempt) render(tmpl string) string {
+	vars := []string{
+		"{mx}", a.mx, "{ip}", a.ip, "{port}", strconv.Itoa(a.port), "{domain}", a.domain, "{reply}", a.reply,
+	}
+	if a.alert != nil {
+		d := a.alert.Description
+		vars = append(vars,
+			"{alert}", strconv.Itoa(int(d)),
+			"{alert_name}", d.String(),
+			"{ALERT_NAME}", strings.ToUpper(d.String()),
+			"{alert_words}", d.Words(),
+			// BoringSSL: ERR_LIB_SSL (0x10) << 24 | SSL_AD_REASON_OFFSET (1000) + alert.
+			"{boringssl}", fmt.Sprintf("%08X", 0x10000000+1000+int(d)),
+			// OpenSSL 3: ERR_LIB_SSL (20) << 23 | SSL_AD_REASON_OFFSET (1000) + alert.
+			"{openssl3}", fmt.Sprintf("%08X", 20<<23+1000+int(d)),
+		)
+	}
+	return strings.NewReplacer(vars...).Replace(tmpl)
+}
+
+// alertWatch notes a plaintext alert the server sends during the
+// handshake, exactly as it came (crypto/tls reports only its words).
+type alertWatch struct {
+	net.Conn
+	scan  tlsalert.Scanner
+	alert *tlsalert.Alert
+}
+
+func (w *alertWatch) Read(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	if a := w.scan.Feed(p[:n]); a != nil && w.alert == nil {
+		w.alert = a
+	}
+	return n, err
+}

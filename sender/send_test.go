@@ -1,0 +1,320 @@
+package sender_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/sender"
+)
+
+var (
+	labOnce sync.Once
+	theLab  *lab.Lab
+	labErr  error
+	labDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if theLab != nil {
+		theLab.Close()
+		os.RemoveAll(labDir)
+	}
+	os.Exit(code)
+}
+
+// testLab is one in-process lab shared by the package's tests.
+func testLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	labOnce.Do(func() {
+		labDir, labErr = os.MkdirTemp("", "mxlab-sender-test-")
+		if labErr == nil {
+			theLab, labErr = lab.Start(lab.Config{StateDir: labDir, DNS: "127.0.0.1:0", Addressing: lab.Addressing{Ephemeral: true}, SessionsFile: "-"})
+		}
+	})
+	if labErr != nil {
+		t.Fatal(labErr)
+	}
+	return theLab
+}
+
+func profile(t *testing.T, name string) *profiles.Profile {
+	t.Helper()
+	c, err := profiles.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func sendTo(t *testing.T, prof, scenario string, edit func(*sender.Options)) *sender.Report {
+	t.Helper()
+	l := testLab(t)
+	site, err := l.Layout().Site(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := map[string]int{}
+	for _, s := range l.Layout().Scenarios {
+		_, p, _ := net.SplitHostPort(s.SMTP)
+		ports[s.MX], _ = strconv.Atoi(p)
+	}
+	opts := sender.Options{
+		Profile: profile(t, prof), To: "postmaster@" + prof + "." + site.Domain,
+		Resolver: &sender.Resolver{Addr: l.Layout().DNS}, Roots: l.CA().CAPool(), Timeout: 5 * time.Second,
+		PortFor: func(mx string) int { return ports[mx] },
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	rep, err := sender.Send(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestPostfixPaths covers each outcome path of the Postfix profiles.
+func TestPostfixPaths(t *testing.T) {
+	tests := []struct {
+		profile, scenario string
+		outcome           profiles.Outcome
+		reason            string
+		bounce            string // substring of bounce_text
+		sni               string // "" none, "-" no handshake
+		quit              bool   // QUIT in the transcript right after the handshake
+	}{
+		{"postfix-may", "baseline", profiles.Delivered, "", "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ", "", false},
+		{"postfix-may", "no-starttls", profiles.DeliveredPlaintext, "", "status=sent (250 2.0.0 ", "-", false},
+		{"postfix-may", "no-shared-cipher", profiles.Deferred, "tls-alert", "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)", "", false},
+		{"postfix-may", "sni-reject", profiles.Delivered, "", "status=sent (250 OK id=", "", false},
+		{"postfix-encrypt", "no-starttls", profiles.Deferred, "starttls-not-supported", "dsn=4.7.4, status=deferred (TLS is required, but was not offered by host _", "-", false},
+		{"postfix-verify", "self-signed", profiles.Deferred, "certificate-not-trusted", "dsn=4.7.5, status=deferred (Server certificate not verified)", "", false},
+		{"postfix-verify", "sni-reject", profiles.Deferred, "certificate-host-mismatch", "Server certificate not verified", "", false},
+		{"postfix-verify", "tlsa-mismatch", profiles.Delivered, "", "status=sent", "", false},
+		{"postfix-dane", "baseline", profiles.Delivered, "dane-verified", "status=sent", "mx.baseline.mxlab.test", false},
+		{"postfix-dane", "tlsa-mismatch", profiles.Deferred, "tlsa-invalid", "dsn=4.7.5, status=deferred (Server certificate not verified)", "mx.tlsa-mismatch.mxlab.test", true},
+		{"postfix-dane", "self-signed", profiles.Delivered, "", "status=sent", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile+"/"+tt.scenario, func(t *testing.T) {
+			rep := sendTo(t, tt.profile, tt.scenario, nil)
+			if rep.Outcome != tt.outcome || rep.Reason != tt.reason {
+				t.Fatalf("outcome %s (%s), want %s (%s); transcript:\n%s", rep.Outcome, rep.Reason, tt.outcome, tt.reason, strings.Join(rep.Transcript, "\n"))
+			}
+			bounce := strings.Replace(tt.bounce, "host _", "host "+mxOf(rep), 1)
+			if !strings.Contains(rep.BounceText, bounce) {
+				t.Errorf("bounce_text %q lacks %q", rep.BounceText, bounce)
+			}
+			switch {
+			case tt.sni == "-":
+				if rep.TLS != nil {
+					t.Errorf("a handshake happened: %+v", rep.TLS)
+				}
+			case rep.TLS == nil:
+				t.Errorf("no handshake")
+			case tt.sni == "" && rep.TLS.SNISent != nil, tt.sni != "" && (rep.TLS.SNISent == nil || *rep.TLS.SNISent != tt.sni):
+				t.Errorf("sni_sent %v, want %q", rep.TLS.SNISent, tt.sni)
+			}
+			quit := len(rep.Transcript) > 0 && rep.Transcript[len(rep.Transcript)-1] == "C: QUIT" && !strings.Contains(strings.Join(rep.Transcript, "\n"), "C: MAIL")
+			if tt.quit && !quit {
+				t.Errorf("no QUIT right after the handshake: %q", rep.Transcript)
+			}
+		})
+	}
+}
+
+func mxOf(rep *sender.Report) string {
+	for _, s := range rep.Steps {
+		if s["step"] == "mx" {
+			if a, ok := s["answer"].([]string); ok && len(a) > 0 {
+				return a[0]
+			}
+		}
+	}
+	return ""
+}
+
+func TestLaterAndLog(t *testing.T) {
+	rep := sendTo(t, "postfix-may", "no-shared-cipher", nil)
+	if len(rep.Later) != 1 || rep.Later[0].After != "PT5M" || rep.Later[0].Outcome != profiles.DeliveredPlaintext {
+		t.Errorf("later %+v: Postfix at may retries in plaintext after minimal_backoff_time", rep.Later)
+	}
+	if rep.TLS.AlertReceived == nil || rep.TLS.AlertReceived.Code != 40 {
+		t.Errorf("alert %+v", rep.TLS.AlertReceived)
+	}
+	// The probe came first, as its own session.
+	if rep.Steps[2]["step"] != "probe" || !strings.Contains(fmt.Sprint(rep.Steps[2]["result"]), "alert 40") {
+		t.Errorf("steps %v", rep.Steps)
+	}
+	if len(rep.Inferred) != 0 {
+		t.Errorf("inferred %v: the lab imitates OpenSSL 3, which picks no anonymous suite", rep.Inferred)
+	}
+}
+
+func TestNetworkFailures(t *testing.T) {
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedAddr := refused.Addr().String()
+	refused.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepts, never speaks
+		}
+	}()
+	tests := []struct {
+		name    string
+		edit    func(*sender.Options)
+		outcome profiles.Outcome
+		reason  string
+	}{
+		{"nxdomain", func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }, profiles.Bounced, "dns-nxdomain"},
+		{"servfail", func(o *sender.Options) { o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 300 * time.Millisecond} }, profiles.Deferred, "dns-servfail"},
+		{"refused", func(o *sender.Options) { o.Server = refusedAddr }, profiles.Deferred, "connect-refused"},
+		{"timeout", func(o *sender.Options) { o.Server = silent.Addr().String(); o.Timeout = 300 * time.Millisecond }, profiles.Deferred, "timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := sendTo(t, "postfix-may", "baseline", tt.edit)
+			if rep.Outcome != tt.outcome || rep.Reason != tt.reason {
+				t.Errorf("%s (%s), want %s (%s): %s", rep.Outcome, rep.Reason, tt.outcome, tt.reason, rep.BounceText)
+			}
+		})
+	}
+	if _, err := sender.Send(context.Background(), sender.Options{Profile: profile(t, "postfix-may"), To: "not an address"}); !errors.Is(err, sender.ErrUsage) {
+		t.Errorf("bad address: %v", err)
+	}
+}
+
+// TestAnonymousInference runs a server that really picks an anonymous
+// suite (openssl s_server -nocert -cipher 'aNULL:@SECLEVEL=0', the 2015
+// sendmail) behind a plaintext STARTTLS front: postfix-may, whose OpenSSL
+// offers aNULL suites, is reported delivered over anonymous TLS, inferred.
+func TestAnonymousInference(t *testing.T) {
+	if os.Getenv("MXLAB_SKIP_REAL_PEERS") == "1" {
+		t.Skip("MXLAB_SKIP_REAL_PEERS=1")
+	}
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl not installed: apt-get install -y openssl (or set MXLAB_SKIP_REAL_PEERS=1 to skip)")
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsAddr := probe.Addr().String()
+	probe.Close()
+	_, port, _ := net.SplitHostPort(tlsAddr)
+	cmd := exec.Command(openssl, "s_server", "-nocert", "-cipher", "aNULL:@SECLEVEL=0", "-accept", "127.0.0.1:"+port, "-naccept", "10", "-quiet")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdin = nil
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", tlsAddr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("openssl s_server did not listen")
+		}
+	}
+	front := startTLSFront(t, tlsAddr)
+	rep := sendTo(t, "postfix-may", "baseline", func(o *sender.Options) { o.Server = front })
+	if rep.Outcome != profiles.Delivered || rep.Reason != "anonymous-tls" || len(rep.Inferred) < 2 {
+		t.Fatalf("outcome %s (%s), inferred %+v; steps %v", rep.Outcome, rep.Reason, rep.Inferred, rep.Steps)
+	}
+	if !strings.Contains(rep.Inferred[0].What, "_anon_") {
+		t.Errorf("inferred %+v", rep.Inferred[0])
+	}
+	// Gmail offers no anonymous suite: it just gets the alert.
+	rep = sendTo(t, "postfix-verify", "baseline", func(o *sender.Options) { o.Server = front })
+	if rep.Outcome != profiles.Deferred || len(rep.Inferred) != 0 {
+		t.Errorf("postfix-verify: %s, inferred %v", rep.Outcome, rep.Inferred)
+	}
+}
+
+// startTLSFront is a plaintext SMTP front that answers up to STARTTLS and
+// then splices the connection to a TLS server.
+func startTLSFront(t *testing.T, tlsAddr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				fmt.Fprint(c, "220 front.test ESMTP\r\n")
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch strings.ToUpper(strings.Fields(line + " x")[0]) {
+					case "EHLO":
+						fmt.Fprint(c, "250-front.test\r\n250 STARTTLS\r\n")
+					case "STARTTLS":
+						fmt.Fprint(c, "220 2.0.0 Ready to start TLS\r\n")
+						s, err := net.Dial("tcp", tlsAddr)
+						if err != nil {
+							return
+						}
+						defer s.Close()
+						go func() {
+							io.Copy(s, br)
+							// s_server serves one client at a time: let it
+							// see the end of this one.
+							s.(*net.TCPConn).CloseWrite()
+						}()
+						io.Copy(c, s)
+						return
+					default:
+						fmt.Fprint(c, "221 bye\r\n")
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
