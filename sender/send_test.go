@@ -198,7 +198,9 @@ func TestNetworkFailures(t *testing.T) {
 		reason  string
 	}{
 		{"nxdomain", func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }, profiles.Bounced, "dns-nxdomain"},
-		{"servfail", func(o *sender.Options) { o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 300 * time.Millisecond} }, profiles.Deferred, "dns-servfail"},
+		{"servfail", func(o *sender.Options) {
+			o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 300 * time.Millisecond}
+		}, profiles.Deferred, "dns-servfail"},
 		{"refused", func(o *sender.Options) { o.Server = refusedAddr }, profiles.Deferred, "connect-refused"},
 		{"timeout", func(o *sender.Options) { o.Server = silent.Addr().String(); o.Timeout = 300 * time.Millisecond }, profiles.Deferred, "timeout"},
 	}
