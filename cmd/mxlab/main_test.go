@@ -216,6 +216,8 @@ func TestSendAndMatrix(t *testing.T) {
 		{[]string{"matrix", "--lab", manifest, "--profiles", "postfix-may,postfix-dane", "--format", "json"}, 0, `"cells":[`},
 		{[]string{"matrix", "--state-dir", t.TempDir(), "--profiles", "postfix-verify", "--scenarios", "self-signed,baseline", "--format", "markdown"}, 0, "| self-signed | DEFER untrusted |"},
 		{[]string{"profiles"}, 0, "postfix-dane"},
+		{[]string{"probe", "--lab", manifest, "x.tlsa-mismatch.mxlab.test"}, 0, "tlsa-invalid"},
+		{[]string{"probe", "--lab", manifest, "not-a-domain"}, 64, ""},
 		{[]string{"profiles", "postfix-dane"}, 0, "num=65:no matching DANE TLSA records"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,79 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/sender"
+)
+
+func TestProbeAgainstLab(t *testing.T) {
+	dir := t.TempDir()
+	l, err := lab.Start(lab.Config{StateDir: dir, DNS: "127.0.0.1:0", Addressing: lab.Addressing{Ephemeral: true}, SessionsFile: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pc, _ := profiles.Builtin()
+	ports := map[string]int{}
+	for _, s := range l.Layout().Scenarios {
+		_, p, _ := net.SplitHostPort(s.SMTP)
+		ports[s.MX], _ = strconv.Atoi(p)
+	}
+	base := sender.Options{Resolver: &sender.Resolver{Addr: l.Layout().DNS}, Roots: l.CA().CAPool(),
+		Timeout: 5 * time.Second, PortFor: func(mx string) int { return ports[mx] }}
+	res := Run(context.Background(), Options{Domain: "x.tlsa-mismatch.mxlab.test", Profiles: pc.All(), Base: base})
+	if !res.ResolverValidates {
+		t.Fatal("the lab's DNS sets AD on '. NS'")
+	}
+	got := map[string]Prediction{}
+	for _, p := range res.Predictions {
+		got[p.Profile] = p
+	}
+	if p := got["postfix-dane"]; p.Outcome != profiles.Deferred || p.Reason != "tlsa-invalid" {
+		t.Errorf("postfix-dane: %+v", p)
+	}
+	if p := got["postfix-may"]; p.Outcome != profiles.Delivered {
+		t.Errorf("postfix-may: %+v", p)
+	}
+	// No mail was sent: every session QUIT before MAIL FROM.
+	time.Sleep(100 * time.Millisecond)
+	for _, r := range l.Sessions().Records() {
+		if r.Message != nil {
+			t.Errorf("probe delivered a message: %+v", r)
+		}
+		for _, c := range r.Commands {
+			if len(c) >= 4 && c[:4] == "MAIL" {
+				t.Errorf("probe sent %q", c)
+			}
+		}
+	}
+
+	// A resolver that does not validate: DANE profiles are unknown.
+	nonValidating, stop := startPlainResolver(t, l.Layout().DNS)
+	defer stop()
+	base.Resolver = &sender.Resolver{Addr: nonValidating}
+	res = Run(context.Background(), Options{Domain: "x.baseline.mxlab.test", Profiles: pc.All(), Base: base})
+	if res.ResolverValidates {
+		t.Fatal("validates through a resolver that strips AD")
+	}
+	for _, p := range res.Predictions {
+		dane := false
+		for _, q := range pc.All() {
+			dane = dane || (q.Name == p.Profile && q.Verify.DANE)
+		}
+		if dane && p.Outcome != Unknown {
+			t.Errorf("%s: %s, want unknown without a validating resolver", p.Profile, p.Outcome)
+		}
+		if !dane && p.Outcome == Unknown {
+			t.Errorf("%s: unknown", p.Profile)
+		}
+	}
+	_ = scenarios.KindMX
+}
