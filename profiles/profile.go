@@ -8,14 +8,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/catalog"
 	"github.com/mxlab/mxlab/internal/strictyaml"
 )
 
@@ -159,8 +158,6 @@ type Later struct {
 	Why string `yaml:"why" json:"why,omitempty"`
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 var durationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
 
 // ParseISODuration parses the subset of ISO 8601 durations profiles use.
@@ -185,33 +182,20 @@ func ParseISODuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func oneOf[T ~string](key string, v T, allowed []T) error {
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
-	}
-	var s []string
-	for _, a := range allowed {
-		s = append(s, string(a))
-	}
-	return fmt.Errorf("%s: unknown value %q (want one of %s)", key, v, strings.Join(s, ", "))
-}
-
 var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
 func (p *Profile) validate() error {
-	if !nameRE.MatchString(p.Name) {
+	if !catalog.NameRE.MatchString(p.Name) {
 		return fmt.Errorf("name: %q is not a lowercase identifier", p.Name)
 	}
 	if p.Summary == "" || p.Software == "" {
 		return errors.New("summary, software: both are required")
 	}
 	checks := []error{
-		oneOf("starttls", p.STARTTLS, []StartTLSPolicy{Opportunistic, Required, Never}),
-		oneOf("sni", p.SNI, []SNIPolicy{SNIMX, SNINone, SNIDANE}),
-		oneOf("tls.min_version", p.TLS.MinVersion, versions),
-		oneOf("tls.max_version", p.TLS.MaxVersion, versions),
+		catalog.OneOf("starttls", p.STARTTLS, []StartTLSPolicy{Opportunistic, Required, Never}),
+		catalog.OneOf("sni", p.SNI, []SNIPolicy{SNIMX, SNINone, SNIDANE}),
+		catalog.OneOf("tls.min_version", p.TLS.MinVersion, versions),
+		catalog.OneOf("tls.max_version", p.TLS.MaxVersion, versions),
 	}
 	for _, err := range checks {
 		if err != nil {
@@ -230,18 +214,18 @@ func (p *Profile) validate() error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		f := Failure(k)
-		if err := oneOf("on", f, failures); err != nil {
+		if err := catalog.OneOf("on", f, failures); err != nil {
 			return err
 		}
 		r := p.On[f]
-		if err := oneOf("on."+k+".outcome", r.Outcome, outcomes); err != nil {
+		if err := catalog.OneOf("on."+k+".outcome", r.Outcome, outcomes); err != nil {
 			return err
 		}
 		for i, l := range r.Later {
 			if _, err := ParseISODuration(l.After); err != nil {
 				return fmt.Errorf("on.%s.later[%d].after: %w", k, i, err)
 			}
-			if err := oneOf(fmt.Sprintf("on.%s.later[%d].outcome", k, i), l.Outcome, outcomes); err != nil {
+			if err := catalog.OneOf(fmt.Sprintf("on.%s.later[%d].outcome", k, i), l.Outcome, outcomes); err != nil {
 				return err
 			}
 		}
@@ -265,7 +249,7 @@ func evidenceKey(k string) bool {
 		return true
 	}
 	f, ok := strings.CutPrefix(k, "on.")
-	return ok && oneOf("", Failure(f), failures) == nil
+	return ok && catalog.OneOf("", Failure(f), failures) == nil
 }
 
 // Unconfirmed lists the behaviour keys that carry no evidence.
@@ -287,10 +271,10 @@ func (p *Profile) Unconfirmed() []string {
 var builtinFS embed.FS
 
 // Catalogue is a validated set of profiles.
-type Catalogue struct{ profiles []*Profile }
+type Catalogue struct{ list catalog.List[*Profile] }
 
 // ErrUnknown is wrapped by errors for a profile name not in the catalogue.
-var ErrUnknown = errors.New("unknown profile")
+var ErrUnknown = catalog.ErrUnknown
 
 // order is the built-in profiles' display order (DESIGN.md).
 var order = []string{"gmail", "proton", "outlook", "postfix-may", "postfix-encrypt", "postfix-dane", "postfix-verify", "exim", "sendmail"}
@@ -300,9 +284,9 @@ func Builtin() (*Catalogue, error) { return Load(nil) }
 
 // Load returns the built-in profiles plus those in each directory.
 func Load(dirs []string) (*Catalogue, error) {
-	c := &Catalogue{}
-	if err := c.addFS(builtinFS, "", "builtin"); err != nil {
-		return nil, err
+	c := &Catalogue{list: catalog.List[*Profile]{Name: func(p *Profile) string { return p.Name }}}
+	if err := catalog.ReadDir(builtinFS, "", "builtin", c.add); err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
 	}
 	rank := func(name string) int {
 		for i, n := range order {
@@ -312,90 +296,54 @@ func Load(dirs []string) (*Catalogue, error) {
 		}
 		return len(order)
 	}
-	sort.SliceStable(c.profiles, func(i, j int) bool { return rank(c.profiles[i].Name) < rank(c.profiles[j].Name) })
+	sort.SliceStable(c.list.Items, func(i, j int) bool { return rank(c.list.Items[i].Name) < rank(c.list.Items[j].Name) })
 	for _, dir := range dirs {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("profiles: profile directory: %w", err)
 		}
-		if err := c.addFS(os.DirFS(dir), dir, "."); err != nil {
-			return nil, err
+		if err := catalog.ReadDir(os.DirFS(dir), dir, ".", c.add); err != nil {
+			return nil, fmt.Errorf("profiles: %w", err)
 		}
 	}
 	return c, nil
 }
 
-func (c *Catalogue) addFS(fsys fs.FS, label, dir string) error {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return fmt.Errorf("profiles: %w", err)
+func (c *Catalogue) add(file string, data []byte) error {
+	p := &Profile{}
+	if err := strictyaml.Decode(data, p); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
-	for _, e := range entries {
-		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
-			continue
-		}
-		file := filepath.ToSlash(filepath.Join(dir, e.Name()))
-		data, err := fs.ReadFile(fsys, file)
-		if err != nil {
-			return fmt.Errorf("profiles: %w", err)
-		}
-		p := &Profile{}
-		where := filepath.Join(label, file)
-		if err := strictyaml.Decode(data, p); err != nil {
-			return fmt.Errorf("profiles: %s: %w", where, err)
-		}
-		if err := p.validate(); err != nil {
-			return fmt.Errorf("profiles: %s: %w", where, err)
-		}
-		p.File = where
-		for _, prev := range c.profiles {
-			if prev.Name == p.Name {
-				return fmt.Errorf("profiles: %s: profile %q is already defined in %s", where, p.Name, prev.File)
-			}
-		}
-		c.profiles = append(c.profiles, p)
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
+	p.File = file
+	if prev, err := c.list.Get(p.Name); err == nil {
+		return fmt.Errorf("%s: profile %q is already defined in %s", file, p.Name, prev.File)
+	}
+	c.list.Items = append(c.list.Items, p)
 	return nil
 }
 
 // All returns the profiles in display order.
-func (c *Catalogue) All() []*Profile { return append([]*Profile(nil), c.profiles...) }
+func (c *Catalogue) All() []*Profile { return append([]*Profile(nil), c.list.Items...) }
 
 // Names returns the profile names in display order.
-func (c *Catalogue) Names() []string {
-	out := make([]string, len(c.profiles))
-	for i, p := range c.profiles {
-		out[i] = p.Name
-	}
-	return out
-}
+func (c *Catalogue) Names() []string { return c.list.Names() }
 
 // Get returns the named profile; the error lists the valid names.
 func (c *Catalogue) Get(name string) (*Profile, error) {
-	for _, p := range c.profiles {
-		if p.Name == name {
-			return p, nil
-		}
+	p, err := c.list.Get(name)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
 	}
-	return nil, fmt.Errorf("profiles: %w %q (valid: %s)", ErrUnknown, name, strings.Join(c.Names(), ", "))
+	return p, nil
 }
 
 // Select returns the named profiles in display order, or all of them.
 func (c *Catalogue) Select(names []string) ([]*Profile, error) {
-	if len(names) == 0 {
-		return c.All(), nil
-	}
-	want := map[string]bool{}
-	for _, n := range names {
-		if _, err := c.Get(n); err != nil {
-			return nil, err
-		}
-		want[n] = true
-	}
-	var out []*Profile
-	for _, p := range c.profiles {
-		if want[p.Name] {
-			out = append(out, p)
-		}
+	out, err := c.list.Select(names)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
 	}
 	return out, nil
 }

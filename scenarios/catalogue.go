@@ -2,16 +2,15 @@ package scenarios
 
 import (
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mxlab/mxlab/internal/catalog"
 	"github.com/mxlab/mxlab/internal/strictyaml"
 	"github.com/mxlab/mxlab/tlsalert"
 )
@@ -21,17 +20,24 @@ var builtinFS embed.FS
 
 // Catalogue is a validated set of scenarios and the dialects they imitate.
 type Catalogue struct {
-	scenarios []*Scenario
-	dialects  map[string]*Dialect
+	list     catalog.List[*Scenario]
+	dialects map[string]*Dialect
 }
 
 // ErrUnknown is wrapped by errors for a scenario or dialect name that is
 // not in the catalogue.
-var ErrUnknown = errors.New("unknown name")
+var ErrUnknown = catalog.ErrUnknown
+
+func newCatalogue() *Catalogue {
+	return &Catalogue{
+		list:     catalog.List[*Scenario]{Name: func(s *Scenario) string { return s.Name }},
+		dialects: map[string]*Dialect{},
+	}
+}
 
 // Builtin returns the embedded catalogue.
 func Builtin() (*Catalogue, error) {
-	c := &Catalogue{dialects: map[string]*Dialect{}}
+	c := newCatalogue()
 	if err := c.addFS(builtinFS, "", "servers", c.addDialect); err != nil {
 		return nil, err
 	}
@@ -40,7 +46,7 @@ func Builtin() (*Catalogue, error) {
 	}
 	// Built-ins list in the order of their default ports, which is the
 	// order the README and the manifest show them in.
-	sort.SliceStable(c.scenarios, func(i, j int) bool { return c.scenarios[i].Port < c.scenarios[j].Port })
+	sort.SliceStable(c.list.Items, func(i, j int) bool { return c.list.Items[i].Port < c.list.Items[j].Port })
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -86,24 +92,10 @@ func Load(dirs []string, inline []map[string]any, source string) (*Catalogue, er
 	return c, nil
 }
 
-// addFS feeds every *.yaml file of dir in fsys to add, in name order.
+// addFS feeds every YAML file of dir to add.
 func (c *Catalogue) addFS(fsys fs.FS, label, dir string, add func(file string, data []byte) error) error {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
+	if err := catalog.ReadDir(fsys, label, dir, add); err != nil {
 		return fmt.Errorf("scenarios: %w", err)
-	}
-	for _, e := range entries {
-		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
-			continue
-		}
-		file := filepath.ToSlash(filepath.Join(dir, e.Name()))
-		data, err := fs.ReadFile(fsys, file)
-		if err != nil {
-			return fmt.Errorf("scenarios: %w", err)
-		}
-		if err := add(filepath.Join(label, file), data); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -134,12 +126,12 @@ func (c *Catalogue) addScenarioData(file string, data []byte) error {
 		return fmt.Errorf("scenarios: %s: %w", file, err)
 	}
 	s.File = file
-	for _, prev := range c.scenarios {
+	for _, prev := range c.list.Items {
 		if prev.Name == s.Name {
 			return fmt.Errorf("scenarios: %s: scenario %q is already defined in %s", file, s.Name, prev.File)
 		}
 	}
-	c.scenarios = append(c.scenarios, s)
+	c.list.Items = append(c.list.Items, s)
 	return nil
 }
 
@@ -147,7 +139,7 @@ func (c *Catalogue) addScenarioData(file string, data []byte) error {
 // and default ports do not collide.
 func (c *Catalogue) check() error {
 	ports := map[int]string{}
-	for _, s := range c.scenarios {
+	for _, s := range c.list.Items {
 		if _, ok := c.dialects[s.Imitates]; !ok {
 			return fmt.Errorf("scenarios: %s: imitates: %w %q (known: %s)", s.File, ErrUnknown, s.Imitates, strings.Join(c.DialectNames(), ", "))
 		}
@@ -163,46 +155,27 @@ func (c *Catalogue) check() error {
 }
 
 // All returns the scenarios in catalogue order: built-ins first, in the
-// order of their files, then the user's.
-func (c *Catalogue) All() []*Scenario { return append([]*Scenario(nil), c.scenarios...) }
+// order of their default ports, then the user's.
+func (c *Catalogue) All() []*Scenario { return append([]*Scenario(nil), c.list.Items...) }
 
 // Names returns the scenario names in catalogue order.
-func (c *Catalogue) Names() []string {
-	names := make([]string, len(c.scenarios))
-	for i, s := range c.scenarios {
-		names[i] = s.Name
-	}
-	return names
-}
+func (c *Catalogue) Names() []string { return c.list.Names() }
 
 // Get returns the named scenario; the error lists the valid names.
 func (c *Catalogue) Get(name string) (*Scenario, error) {
-	for _, s := range c.scenarios {
-		if s.Name == name {
-			return s, nil
-		}
+	s, err := c.list.Get(name)
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: %w", err)
 	}
-	return nil, fmt.Errorf("scenarios: %w %q (valid: %s)", ErrUnknown, name, strings.Join(c.Names(), ", "))
+	return s, nil
 }
 
 // Select returns the named scenarios in catalogue order, or all of them
 // when names is empty.
 func (c *Catalogue) Select(names []string) ([]*Scenario, error) {
-	if len(names) == 0 {
-		return c.All(), nil
-	}
-	want := map[string]bool{}
-	for _, n := range names {
-		if _, err := c.Get(n); err != nil {
-			return nil, err
-		}
-		want[n] = true
-	}
-	var out []*Scenario
-	for _, s := range c.scenarios {
-		if want[s.Name] {
-			out = append(out, s)
-		}
+	out, err := c.list.Select(names)
+	if err != nil {
+		return nil, fmt.Errorf("scenarios: %w", err)
 	}
 	return out, nil
 }

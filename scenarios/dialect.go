@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/mxlab/mxlab/internal/catalog"
 )
 
 // Dialect is how one real SMTP server speaks: its banner, its EHLO reply,
@@ -106,7 +108,7 @@ var knownReplies = append(append([]Reply{}, requiredReplies...),
 
 // validate checks a dialect's keys and reply lines.
 func (d *Dialect) validate() error {
-	if !nameRE.MatchString(d.Name) && !strings.Contains(d.Name, ".") {
+	if !catalog.NameRE.MatchString(d.Name) && !strings.Contains(d.Name, ".") {
 		return fmt.Errorf("name: %q is not a lowercase identifier", d.Name)
 	}
 	if d.Banner == "" {
@@ -118,7 +120,7 @@ func (d *Dialect) validate() error {
 	if d.QueueID == "" {
 		d.QueueID = QueueIDPostfix
 	}
-	if err := oneOf("queue_id", d.QueueID, queueIDStyles); err != nil {
+	if err := catalog.OneOf("queue_id", d.QueueID, queueIDStyles); err != nil {
 		return err
 	}
 	for key, tmpl := range map[string]string{"banner": d.Banner, "ehlo_greeting": d.EHLOGreeting} {
@@ -132,7 +134,7 @@ func (d *Dialect) validate() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if err := oneOf("replies", Reply(k), knownReplies); err != nil {
+		if err := catalog.OneOf("replies", Reply(k), knownReplies); err != nil {
 			return err
 		}
 		if err := checkReplyLine(d.Replies[Reply(k)]); err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/mxlab/mxlab/internal/catalog"
 )
 
 // Scenario is one receiving-server misconfiguration, with its lesson.
@@ -227,8 +229,6 @@ type Expectation struct {
 	Evidence string `yaml:"evidence" json:"evidence,omitempty"`
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 var (
 	kinds      = []Kind{KindMX, KindSubmission}
 	conditions = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only, NotTLS}
@@ -238,20 +238,6 @@ var (
 	tlsaKinds  = []TLSAKind{TLSANone, TLSACurrent, TLSAPrevious}
 	mechs      = []string{"PLAIN", "LOGIN"}
 )
-
-// oneOf checks v against the allowed values of a typed enum.
-func oneOf[T ~string](key string, v T, allowed []T) error {
-	for _, a := range allowed {
-		if v == a {
-			return nil
-		}
-	}
-	var s []string
-	for _, a := range allowed {
-		s = append(s, string(a))
-	}
-	return fmt.Errorf("%s: unknown value %q (want one of %s)", key, v, strings.Join(s, ", "))
-}
 
 // applyDefaults fills the zero values the YAML may leave out.
 func (s *Scenario) applyDefaults() {
@@ -280,7 +266,7 @@ func (s *Scenario) applyDefaults() {
 
 // validate checks every field a file can get wrong and names the key.
 func (s *Scenario) validate() error {
-	if !nameRE.MatchString(s.Name) {
+	if !catalog.NameRE.MatchString(s.Name) {
 		return fmt.Errorf("name: %q is not a DNS label of lowercase letters, digits and '-'", s.Name)
 	}
 	if s.Summary == "" {
@@ -293,19 +279,19 @@ func (s *Scenario) validate() error {
 		return fmt.Errorf("port: %d is not a port number", s.Port)
 	}
 	checks := []error{
-		oneOf("kind", s.Kind, kinds),
-		oneOf("tls.certificate", s.TLS.Certificate, certKinds),
-		oneOf("tls.key", s.TLS.Key, keyTypes),
-		oneOf("dns.tlsa", s.DNS.TLSA, tlsaKinds),
+		catalog.OneOf("kind", s.Kind, kinds),
+		catalog.OneOf("tls.certificate", s.TLS.Certificate, certKinds),
+		catalog.OneOf("tls.key", s.TLS.Key, keyTypes),
+		catalog.OneOf("dns.tlsa", s.DNS.TLSA, tlsaKinds),
 	}
 	if s.TLS.MinVersion != "" {
-		checks = append(checks, oneOf("tls.min_version", s.TLS.MinVersion, versions))
+		checks = append(checks, catalog.OneOf("tls.min_version", s.TLS.MinVersion, versions))
 	}
 	if s.TLS.MaxVersion != "" {
-		checks = append(checks, oneOf("tls.max_version", s.TLS.MaxVersion, versions))
+		checks = append(checks, catalog.OneOf("tls.max_version", s.TLS.MaxVersion, versions))
 	}
 	for i, r := range s.TLS.Reject {
-		checks = append(checks, oneOf(fmt.Sprintf("tls.reject[%d].when", i), r.When, conditions))
+		checks = append(checks, catalog.OneOf(fmt.Sprintf("tls.reject[%d].when", i), r.When, conditions))
 		if r.Alert == "" {
 			checks = append(checks, fmt.Errorf("tls.reject[%d].alert: missing", i))
 		}
@@ -315,11 +301,11 @@ func (s *Scenario) validate() error {
 			checks = append(checks, fmt.Errorf("smtp.auth.mechanisms: missing"))
 		}
 		for i, m := range s.SMTP.Auth.Mechanisms {
-			checks = append(checks, oneOf(fmt.Sprintf("smtp.auth.mechanisms[%d]", i), strings.ToUpper(m), mechs))
+			checks = append(checks, catalog.OneOf(fmt.Sprintf("smtp.auth.mechanisms[%d]", i), strings.ToUpper(m), mechs))
 		}
 	}
 	for prof, e := range s.Expectations {
-		checks = append(checks, oneOf("expectations."+prof+".outcome", e.Outcome, []string{"delivered", "delivered-plaintext", "deferred", "bounced"}))
+		checks = append(checks, catalog.OneOf("expectations."+prof+".outcome", e.Outcome, []string{"delivered", "delivered-plaintext", "deferred", "bounced"}))
 		if e.Evidence == "" {
 			checks = append(checks, fmt.Errorf("expectations.%s.evidence: missing (an expectation without evidence is not one: leave the profile out)", prof))
 		}
