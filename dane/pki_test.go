@@ -145,6 +145,7 @@ type mintedPKI struct {
 	notYet                        *x509.Certificate // mx.example.test, valid from tomorrow, under root
 	// oldRoot expired yesterday; oldLeaf, still valid, is its.
 	oldRoot, oldLeaf *x509.Certificate
+	sha1Leaf         *x509.Certificate // mx.example.test, signed by root with ECDSA-SHA1
 }
 
 func newMintedPKI(t *testing.T, now time.Time) *mintedPKI {
@@ -157,6 +158,8 @@ func newMintedPKI(t *testing.T, now time.Time) *mintedPKI {
 	zeroRoot := mint(t, zt, nil)
 	zeroInter := mint(t, caTemplate("mxlab intermediate below a zero-path root", from, until), zeroRoot)
 	oldRoot := mint(t, caTemplate("mxlab expired root", now.AddDate(-2, 0, 0), now.AddDate(0, 0, -1)), nil)
+	st := leafTemplate("mx.example.test", []string{"mx.example.test"}, from, until)
+	st.SignatureAlgorithm = x509.ECDSAWithSHA1
 	return &mintedPKI{
 		root:      root.cert,
 		inter:     inter.cert,
@@ -168,6 +171,7 @@ func newMintedPKI(t *testing.T, now time.Time) *mintedPKI {
 		notYet:    mint(t, leafTemplate("mx.example.test", []string{"mx.example.test"}, now.AddDate(0, 0, 1), until), root).cert,
 		oldRoot:   oldRoot.cert,
 		oldLeaf:   mint(t, leafTemplate("mx.example.test", []string{"mx.example.test"}, from, until), oldRoot).cert,
+		sha1Leaf:  mint(t, st, root).cert,
 	}
 }
 

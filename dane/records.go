@@ -141,9 +141,9 @@ type Dropped struct {
 // (RFC 6698 §4.1), or when its data is malformed (RFC 7671 §9): a digest of
 // the wrong length, or Full(0) data that does not parse.
 //
-// When records were found but none is usable, RFC 7672 §2.2 (with
-// RFC 7671 §4.1) has the client use TLS without authenticating the
-// server: TLS stays mandatory, cleartext is not an option.
+// When records were found but none is usable, RFC 7672 §2.2 has the client
+// use TLS without authenticating the server: TLS stays mandatory,
+// cleartext is not an option.
 func Usable(recs []Record) (usable []Record, dropped []Dropped) {
 	idx, dropped := usableIndexes(recs)
 	for _, i := range idx {
@@ -192,7 +192,11 @@ func unusable(r Record) (DropReason, string) {
 		}
 	case certs.MatchFull:
 		if _, err := parseFull(r); err != nil {
-			return DropMalformedData, err.Error()
+			what := "certificate"
+			if r.Selector == certs.SelectorSPKI {
+				what = "SubjectPublicKeyInfo"
+			}
+			return DropMalformedData, fmt.Sprintf("Full(0) data is not a DER %s: %v", what, err)
 		}
 	default:
 		return DropUnknownMatching, fmt.Sprintf("matching type %d is unknown: want Full(0), SHA2-256(1) or SHA2-512(2)", r.Matching)
@@ -208,19 +212,19 @@ type anchor struct {
 	key  any
 }
 
-// parseFull parses a Full(0) record's data. Go's parsers refuse trailing
-// bytes, as OpenSSL's DANE code does.
+// parseFull parses a Full(0) record's data, returning crypto/x509's error.
+// Go's parsers refuse trailing bytes, as OpenSSL's DANE code does.
 func parseFull(r Record) (anchor, error) {
 	if r.Selector == certs.SelectorCert {
 		c, err := x509.ParseCertificate(r.Data)
 		if err != nil {
-			return anchor{}, fmt.Errorf("Full(0) data is not a DER certificate: %w", err)
+			return anchor{}, err
 		}
 		return anchor{cert: c, key: c.PublicKey}, nil
 	}
 	k, err := x509.ParsePKIXPublicKey(r.Data)
 	if err != nil {
-		return anchor{}, fmt.Errorf("Full(0) data is not a DER SubjectPublicKeyInfo: %w", err)
+		return anchor{}, err
 	}
 	return anchor{key: k}, nil
 }
@@ -252,30 +256,26 @@ func digestStrength(m uint8) int {
 // SHA2-512 record, so that a broken SHA2-256 cannot be used to pass.
 func strongestDigests(recs []Record, idx []int) (kept []int, dropped []Dropped) {
 	type pair struct{ usage, selector uint8 }
-	best := map[pair]int{}
+	best := map[pair]uint8{} // the strongest digest's matching type
 	for _, i := range idx {
-		p := pair{recs[i].Usage, recs[i].Selector}
-		best[p] = max(best[p], digestStrength(recs[i].Matching))
+		r := recs[i]
+		p := pair{r.Usage, r.Selector}
+		if digestStrength(r.Matching) > digestStrength(best[p]) {
+			best[p] = r.Matching
+		}
 	}
 	for _, i := range idx {
 		r := recs[i]
-		s, top := digestStrength(r.Matching), best[pair{r.Usage, r.Selector}]
-		if s != 0 && s < top {
+		top := best[pair{r.Usage, r.Selector}]
+		if s := digestStrength(r.Matching); s != 0 && s < digestStrength(top) {
 			dropped = append(dropped, Dropped{Index: i, Record: r, Reason: DropWeakerDigest,
 				Detail: fmt.Sprintf("%s is set aside: a %d %d %d record has a stronger digest (RFC 7671 §9)",
-					matchingName(r.Matching), r.Usage, r.Selector, strongestMatching(top))})
+					matchingName(r.Matching), r.Usage, r.Selector, top)})
 			continue
 		}
 		kept = append(kept, i)
 	}
 	return kept, dropped
-}
-
-func strongestMatching(strength int) uint8 {
-	if strength == 2 {
-		return certs.MatchSHA512
-	}
-	return certs.MatchSHA256
 }
 
 // sortDropped orders dropped records by their position in the records.

@@ -20,7 +20,7 @@ import (
 const maxChain = 16
 
 // Verify checks the chain a server presented (leaf first, as sent) against
-// the TLSA records looked up for it, per steps 2 to 6 of the package
+// the TLSA records looked up for it, per steps 2 to 9 of the package
 // documentation, and says whether it is authenticated.
 //
 // recs are all the records of the secure TLSA RRset, unusable ones
@@ -28,6 +28,8 @@ const maxChain = 16
 // identifiers for DANE-TA name checks: the MX host name (the TLSA base
 // domain) and, if different, the next-hop domain (RFC 7672 §3.2.2). now is
 // when DANE-TA validity dates are checked; the zero time means time.Now.
+//
+// DANE-TA path building looks at the first 16 presented certificates only.
 //
 // A failed Result's Reason is ReasonNoUsableRecords (then the client uses
 // TLS unauthenticated, RFC 7672 §2.2), ReasonNoCertificate, ReasonNoMatch,
@@ -121,13 +123,13 @@ func matchEE(leaf *x509.Certificate, r Record) (*Match, failure) {
 		brief(r), r.Usage, r.Selector, r.Matching, shortHex(have))}
 }
 
-// verifyTA is step 5: a DANE-TA(2) record names a trust anchor, which must
-// issue the leaf (through the presented intermediates), be valid with
-// them, and the leaf must carry a reference identifier.
+// verifyTA is steps 5 to 8: a DANE-TA(2) record names a trust anchor,
+// which must issue the leaf (through the presented intermediates), be
+// valid with them, and the leaf must carry a reference identifier.
 func verifyTA(chain []*x509.Certificate, r Record, names []string, now time.Time) (*Match, failure) {
 	chain = chain[:min(len(chain), maxChain)]
 
-	// 5a: the anchor. OpenSSL, whose DANE code Postfix uses, matches
+	// Step 5, the anchor. OpenSSL, whose DANE code Postfix uses, matches
 	// DANE-TA records only above the leaf; the leaf is DANE-EE's.
 	presented := make([]bool, len(chain))
 	found := false
@@ -136,19 +138,25 @@ func verifyTA(chain []*x509.Certificate, r Record, names []string, now time.Time
 			presented[d], found = true, true
 		}
 	}
+	// Only when no presented certificate is the anchor may a Full(0)
+	// record's own certificate or key stand in for it (RFC 7671 §5.2.3).
 	var fromRecord *anchor
-	if r.Matching == certs.MatchFull {
+	if !found && r.Matching == certs.MatchFull {
 		if a, err := parseFull(r); err == nil {
 			fromRecord = &a
 		}
 	}
 	if !found && fromRecord == nil {
+		sent := fmt.Sprintf("none of the %d certificate(s) above the leaf", len(chain)-1)
+		if len(chain) == 1 {
+			sent = "nothing: the server sent only its leaf"
+		}
 		return nil, failure{ReasonNoMatch, fmt.Sprintf(
-			"DANE-TA record %s matches none of the %d certificate(s) above the leaf, and a digest cannot stand in for a trust anchor the server did not send (RFC 7672 §3.1.2, RFC 7671 §5.2.2)",
-			brief(r), len(chain)-1)}
+			"DANE-TA record %s matches %s, and a digest cannot stand in for a trust anchor the server did not send (RFC 7672 §3.1.2, RFC 7671 §5.2.2)",
+			brief(r), sent)}
 	}
 
-	// 5b: the chain.
+	// Step 6, the chain.
 	p, err := pathTo(chain, presented, fromRecord)
 	if errors.Is(err, errNoAnchor) {
 		carried := "public key"
@@ -162,13 +170,13 @@ func verifyTA(chain []*x509.Certificate, r Record, names []string, now time.Time
 		return nil, failure{ReasonTABadChain, fmt.Sprintf("DANE-TA record %s: %v", brief(r), err)}
 	}
 
-	// 5c: the dates (RFC 7672 §3.1.2: unlike DANE-EE, DANE-TA chains
+	// Step 7, the dates (RFC 7672 §3.1.2: unlike DANE-EE, DANE-TA chains
 	// expire).
 	if err := checkDates(p.certs, now); err != nil {
 		return nil, failure{ReasonTAExpired, fmt.Sprintf("DANE-TA record %s: %v", brief(r), err)}
 	}
 
-	// 5d: the names.
+	// Step 8, the names.
 	name, ok := matchNames(chain[0], names)
 	if !ok {
 		return nil, failure{ReasonTANameMismatch, nameMismatchDetail(r, chain[0], names)}
@@ -179,8 +187,8 @@ func verifyTA(chain []*x509.Certificate, r Record, names []string, now time.Time
 		how = "carried by the record, not sent by the server (RFC 7671 §5.2.2, §5.2.3)"
 	}
 	return m, failure{detail: fmt.Sprintf(
-		"the leaf chains to the trust anchor at depth %d of DANE-TA record %s, %s; the chain is valid at %s and the leaf names %s",
-		p.anchorDepth, brief(r), how, now.UTC().Format(time.RFC3339), name)}
+		"the leaf chains to the trust anchor of DANE-TA record %s at depth %d, %s; the chain is valid at %s and the leaf names %s",
+		brief(r), p.anchorDepth, how, now.UTC().Format(time.RFC3339), name)}
 }
 
 func nameMismatchDetail(r Record, leaf *x509.Certificate, names []string) string {
@@ -207,7 +215,7 @@ type taPath struct {
 	fromRecord bool
 }
 
-// pathTo is step 5b: it finds the shortest chain from the leaf (chain[0])
+// pathTo is step 6: it finds the shortest chain from the leaf (chain[0])
 // up to a trust anchor through the presented certificates, in any order,
 // since TLS 1.3 servers may send them unordered and with extras
 // (RFC 8446 §4.4.2). An anchor is a presented certificate marked in
@@ -226,6 +234,12 @@ func pathTo(chain []*x509.Certificate, presented []bool, fromRecord *anchor) (ta
 		}
 		if fromRecord.cert != nil {
 			return bytes.Equal(c.RawIssuer, fromRecord.cert.RawSubject) && c.CheckSignatureFrom(fromRecord.cert) == nil
+		}
+		// A bare key checks the signature itself; like CheckSignatureFrom,
+		// refuse SHA-1, which Certificate.CheckSignature would accept.
+		switch c.SignatureAlgorithm {
+		case x509.SHA1WithRSA, x509.ECDSAWithSHA1, x509.DSAWithSHA1:
+			return false
 		}
 		return (&x509.Certificate{PublicKey: fromRecord.key}).CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 	}
@@ -251,7 +265,7 @@ func pathTo(chain []*x509.Certificate, presented []bool, fromRecord *anchor) (ta
 	visited[0] = true
 	queue := []int{0}
 	end := -1
-	for len(queue) > 0 && end < 0 {
+	for len(queue) > 0 {
 		i := queue[0]
 		queue = queue[1:]
 		if terminal[i] {
@@ -323,16 +337,16 @@ func noPathError(chain []*x509.Certificate, presented []bool, fromRecord *anchor
 		leaf.Issuer, strings.Join(subjects, ", "), len(chain))
 }
 
-// checkDates is step 5c: every certificate of the path, the anchor's
+// checkDates is step 7: every certificate of the path, the anchor's
 // included, must be valid at now (RFC 5280 §4.1.2.5: both ends inclusive).
 func checkDates(path []*x509.Certificate, now time.Time) error {
 	for d, c := range path {
 		if now.Before(c.NotBefore) {
-			return fmt.Errorf("the certificate at depth %d (%s) is not valid before %s, it is %s",
+			return fmt.Errorf("the certificate at depth %d (%s) is not valid before %s (checked at %s)",
 				d, c.Subject, c.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 		if now.After(c.NotAfter) {
-			return fmt.Errorf("the certificate at depth %d (%s) expired at %s, it is %s",
+			return fmt.Errorf("the certificate at depth %d (%s) expired at %s (checked at %s)",
 				d, c.Subject, c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
@@ -349,10 +363,11 @@ func brief(r Record) string {
 	return fmt.Sprintf("%d %d %d %s", r.Usage, r.Selector, r.Matching, shortHex(hex.EncodeToString(r.Data)))
 }
 
-// shortHex cuts hex longer than a SHA2-256 digest (a Full(0) record's
-// certificate) so that sentences stay readable.
+// shortHex cuts hex longer than a SHA2-512 digest (a Full(0) record's
+// certificate or key) so that sentences stay readable; digests are shown
+// whole, so that they can be compared.
 func shortHex(h string) string {
-	const keep = 64
+	const keep = 2 * 64
 	if len(h) <= keep {
 		return h
 	}
