@@ -241,3 +241,29 @@ func freePort(t *testing.T, host string) string {
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 	return p
 }
+
+func TestExplainCommand(t *testing.T) {
+	code, out, _ := mxlab(t, "explain", "warning: TLS library problem: error:0A000417:SSL routines::sslv3 alert illegal parameter:ssl/record/rec_layer_s3.c:1605:SSL alert number 47:")
+	if code != 0 || !strings.Contains(out, "alert 47 (illegal_parameter)") || !strings.Contains(out, "sni-reject") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	code, out, _ = mxlab(t, "explain", "550 5.2.2 The email account that you tried to reach is over quota.")
+	if code != 0 || !strings.Contains(out, "not a TLS delivery failure I know") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	entries, _ := filepath.Glob("../../explain/testdata/eml/*.eml")
+	if len(entries) == 0 {
+		t.Fatal("no .eml in the corpus")
+	}
+	eml, err := os.ReadFile(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"explain", "--format", "json"}, bytes.NewReader(eml), &o, &e); code != 0 || !strings.Contains(o.String(), `"known":true`) {
+		t.Errorf("explain < %s: exit %d %s %s", entries[0], code, o.String(), e.String())
+	}
+	if code, _, _ := mxlab(t, "explain", "  "); code != 64 {
+		t.Errorf("blank text: exit %d, want 64", code)
+	}
+}

@@ -1,0 +1,215 @@
+package explain
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/mxlab/mxlab/tlsalert"
+)
+
+// Unknown is what explain says about a text that carries no TLS delivery
+// failure it knows (Answer.Known false).
+const Unknown = "not a TLS delivery failure I know"
+
+// Answer is what explain says about one message.
+type Answer struct {
+	// Known is false for "not a TLS delivery failure I know"; the other fields are then empty.
+	Known bool `json:"known"`
+	// Kind is the failure's stable code, one of the Kind* constants (RFC 8460 result type names where one fits).
+	Kind string `json:"kind,omitempty"`
+	// Alert is the TLS alert the text encodes or implies, with its number and registry name.
+	Alert *tlsalert.JSON `json:"alert,omitempty"`
+	// Source is who wrote the text: gmail, outlook, postfix, exim, sendmail, swaks, gnutls, stalwart, haraka, or the TLS library (openssl-3, openssl-1.1, openssl-1.0, boringssl, go, rustls, java, erlang).
+	Source string `json:"source,omitempty"`
+	// Side is SideSender when the text comes from the sending side (a bounce, a delivery log, a client tool) and SideReceiver when it is the receiving server's log.
+	Side string `json:"side,omitempty"`
+	// ReceiverDid says in one sentence what the receiving side did.
+	ReceiverDid string `json:"receiver_did,omitempty"`
+	// Causes are the usual causes, most likely first.
+	Causes []string `json:"causes,omitempty"`
+	// Scenario is the mxlab scenario that reproduces the failure, "" if none does yet.
+	Scenario string `json:"scenario,omitempty"`
+	// Reproduce is the command that reproduces it against a running lab, "" without a scenario.
+	Reproduce string `json:"reproduce,omitempty"`
+	// Fix says how the failure is repaired, and on which side.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Explain explains one pasted text: a bounce's diagnostic, a log line or a
+// few, possibly wrapped over several lines, quoted with "> ", or carrying
+// quoted-printable soft line breaks.
+func Explain(text string) Answer {
+	var best Answer
+	bestScore := -1
+	for _, v := range variants(text) {
+		a := analyze(v)
+		if s := a.score(); s > bestScore {
+			best, bestScore = a, s
+		}
+	}
+	return best
+}
+
+// score ranks answers from different forms of one text: a known failure
+// beats an unknown one, a decoded alert and a specific kind say more.
+func (a Answer) score() int {
+	if !a.Known {
+		return 0
+	}
+	s := 100
+	if a.Alert != nil {
+		s += 10
+	}
+	if a.Kind != KindHandshakeFailure && a.Kind != KindValidationFailure {
+		s += 5
+	}
+	return s
+}
+
+// tlsWords are words one of which every text explain knows contains; a
+// text without any is not read further.
+var tlsWords = []string{"tls", "ssl", "certificate", "cipher", "handshake", "alert", "dane", "4.7.32", "4.4.317", "mta-sts"}
+
+// analyze explains one normalised form of a text.
+func analyze(text string) Answer {
+	lower := strings.ToLower(text)
+	if !slices.ContainsFunc(tlsWords, func(w string) bool { return strings.Contains(lower, w) }) {
+		return Answer{}
+	}
+	f := decodeLibrary(text)
+	r := matchRule(text)
+	source, side := detectSource(text), detectSide(text)
+	if r != nil && r.source != "" {
+		source = r.source
+	}
+	if r != nil && r.side != "" {
+		side = r.side
+	}
+	if source == "" {
+		source = f.library
+	}
+	if side == "" {
+		side = SideSender
+	}
+
+	// The kind: a specific rule decides; a decoded alert or library
+	// reason says more than a generic rule; a generic rule is the last
+	// resort.
+	kind, ruleDecides := "", false
+	switch {
+	case r != nil && r.kind != "" && !r.generic:
+		kind, ruleDecides = r.kind, true
+	case f.hasAlert:
+		kind = KindTLSAlert
+	case reasonKind(f) != "":
+		kind = reasonKind(f)
+	case r != nil && r.kind != "":
+		kind, ruleDecides = r.kind, true
+	}
+	if kind == "" {
+		return Answer{}
+	}
+
+	a := Answer{Known: true, Kind: kind, Source: source, Side: side}
+	var adv advice
+	if kind == KindTLSAlert {
+		// Who sent the alert: the receiving server, unless the text is
+		// the receiver's own log of an alert it read from the client, or
+		// the sender's log of one it sent.
+		byServer := (f.dir == dirSent) == (side == SideReceiver)
+		if f.dir == dirUnknown {
+			byServer = true
+		}
+		adv = alertAdviceFor(f.alert, byServer)
+		adv.receiverDid = alertReceiverDid(f.alert, byServer, side == SideReceiver, adv.receiverDid)
+		a.Alert = tlsalert.Alert{Level: tlsalert.Fatal, Description: f.alert}.JSON()
+	} else {
+		adv = kindAdvice[kind]
+		if kind == KindHandshakeFailure && side == SideReceiver {
+			adv = receiverHandshake
+		}
+		if ra, ok := reasonAdvice[f.reason]; ok && kind == KindHandshakeFailure {
+			adv = ra
+		}
+	}
+	if ruleDecides {
+		if r.receiverDid != "" {
+			adv.receiverDid = r.receiverDid
+		}
+		if len(r.causes) > 0 {
+			adv.causes = r.causes
+		}
+		if r.fix != "" {
+			adv.fix = r.fix
+		}
+		if r.scenario != "" {
+			adv.scenario = r.scenario
+		}
+	}
+	a.ReceiverDid = adv.receiverDid
+	a.Causes = slices.Clone(adv.causes)
+	a.Fix = adv.fix
+	if adv.scenario != noScenario {
+		a.Scenario = adv.scenario
+	}
+	a.Reproduce = reproduceCommand(a.Scenario, a.Source, a.Side, detectPeer(text))
+	return a
+}
+
+// reasonKind maps a library reason that is not an alert to a kind.
+func reasonKind(f finding) string {
+	switch f.reason {
+	case reasonWrongVersion:
+		return KindNotTLS
+	case reasonVerifyFailed:
+		switch f.verify {
+		case verifyExpired:
+			return KindCertificateExpired
+		case verifySelfSigned, verifyUntrusted:
+			return KindCertificateNotTrusted
+		case verifyHostname:
+			return KindCertificateHostMismatch
+		}
+		return KindValidationFailure
+	case reasonBadSignature, reasonUnexpectedEOF:
+		return KindHandshakeFailure
+	}
+	return ""
+}
+
+// receiverHandshake is a handshake failure seen in the receiver's own log
+// without an alert: "lost connection after STARTTLS from client[ip]".
+var receiverHandshake = advice{
+	receiverDid: "Your server (the receiver) answered STARTTLS with 220, then the handshake with the sending client failed and the connection ended; the log line names no alert.",
+	causes: []string{
+		"the client rejected your certificate and hung up without a descriptive alert (self-signed, incomplete chain, wrong name)",
+		"no cipher suite or TLS version in common with an old or unusual client",
+		"the client, a scanner or a middlebox dropped the connection during the handshake",
+	},
+	scenario: noScenario,
+	fix:      "Raise the TLS log level (Postfix: smtpd_tls_loglevel = 2) to see the client's alert or the library's reason, then fix the certificate chain or the protocol and cipher settings it names.",
+}
+
+// reasonAdvice holds the advice for library reasons that are not alerts.
+var reasonAdvice = map[string]advice{
+	reasonBadSignature: {
+		receiverDid: "The receiving server completed its part of the handshake, but the signature it made with its private key did not verify, so the sender aborted.",
+		causes: []string{
+			"the server's private key does not belong to the certificate it presents (a certificate replaced without its key)",
+			"a broken RSA-PSS implementation in the server's TLS library or hardware module",
+			"a TLS-inspecting middlebox that re-signs the handshake badly",
+		},
+		scenario: noScenario,
+		fix:      "Install a certificate and key that belong together (compare openssl x509 -noout -pubkey and openssl pkey -pubout) and update the server's TLS library.",
+	},
+	reasonUnexpectedEOF: {
+		receiverDid: "The peer closed the TCP connection in the middle of the TLS exchange without a TLS alert or close_notify.",
+		causes: []string{
+			"the peer aborted the handshake without an alert (a client that rejects the certificate silently, a scanner, a timeout)",
+			"a firewall or load balancer that cut the connection",
+			"after a completed delivery, a peer that skips close_notify (harmless; OpenSSL 3 logs it as unexpected eof)",
+		},
+		scenario: noScenario,
+		fix:      "If mail is delivered, ignore it; otherwise capture the handshake (tcpdump -w) to see which side closed and when.",
+	},
+}
