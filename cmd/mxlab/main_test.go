@@ -251,7 +251,7 @@ func TestExplainCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "not a TLS delivery failure I know") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
-	entries, _ := filepath.Glob("../../explain/testdata/eml/*.eml")
+	entries, _ := filepath.Glob("../../explain/testdata/eml/gmail-*.eml")
 	if len(entries) == 0 {
 		t.Fatal("no .eml in the corpus")
 	}
