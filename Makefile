@@ -34,6 +34,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./server -run '^$$' -fuzz FuzzParseClientHello -fuzztime $(FUZZTIME)
 	$(GO) test ./dnslab -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
+	$(GO) test ./dane -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./explain -run '^$$' -fuzz FuzzExplain -fuzztime $(FUZZTIME)
 
 bench:
 	./bench/run.sh
