@@ -385,3 +385,24 @@ func readHello(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// TestAdvertisedExtensionsAccepted: every ESMTP parameter whose extension
+// the dialect lists in EHLO is accepted (real Postfix sends ORCPT= when it
+// sees DSN, SMTPUTF8 when the address needs it).
+func TestAdvertisedExtensionsAccepted(t *testing.T) {
+	tests := []struct{ scenario, mail, rcpt string }{
+		{"baseline", "MAIL FROM:<a@client.example> RET=HDRS ENVID=x SMTPUTF8 BODY=8BITMIME SIZE=100", "RCPT TO:<b@baseline.mxlab.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;b@baseline.mxlab.test"},
+		{"no-starttls", "MAIL FROM:<a@client.example> RET=FULL ENVID=y", "RCPT TO:<b@no-starttls.mxlab.test> ORCPT=rfc822;b@no-starttls.mxlab.test"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			ts := startScenario(t, tt.scenario, nil)
+			d := smtpexpect.Dial(t, ts.addr)
+			d.Expect(220)
+			d.Cmd("EHLO client.example", 250)
+			d.Cmd(tt.mail, 250)
+			d.Cmd(tt.rcpt, 250)
+			d.Cmd("QUIT", 221)
+		})
+	}
+}

@@ -151,6 +151,7 @@ func New(cfg Config) (*Server, error) {
 	s.smtp.MaxLineLength = 0
 	// The wire layer owns TLS and decides when AUTH is offered.
 	s.smtp.AllowInsecureAuth = true
+	enableExtensions(s.smtp, advertised(sc, cfg.Dialect))
 	s.smtp.ErrorLog = slogPrintf{cfg.Logger}
 	s.backends = newPipeListener()
 	s.smtpWG.Add(1)
@@ -188,6 +189,40 @@ func tlsConfig(sc *scenarios.Scenario, d *scenarios.Dialect, cert tls.Certificat
 		}
 	}
 	return cfg, nil
+}
+
+// advertised lists every EHLO keyword the scenario may advertise.
+func advertised(sc *scenarios.Scenario, d *scenarios.Dialect) []string {
+	if len(sc.SMTP.EHLOKeywords) > 0 {
+		return sc.SMTP.EHLOKeywords
+	}
+	return append(append([]string(nil), d.Keywords...), d.KeywordsAfterTLS...)
+}
+
+// enableExtensions makes go-smtp accept the parameters of every
+// extension the dialect advertises: a server that lists DSN must take
+// RCPT TO ... ORCPT=, which real Postfix always sends when it sees DSN
+// (go-smtp otherwise answers 504 5.5.4 ORCPT is not implemented, and
+// Postfix bounces). Found by the interop suite against real Postfix.
+func enableExtensions(srv *smtp.Server, keywords []string) {
+	for _, kw := range keywords {
+		switch strings.ToUpper(firstField(kw)) {
+		case "DSN":
+			srv.EnableDSN = true
+		case "SMTPUTF8":
+			srv.EnableSMTPUTF8 = true
+		case "DELIVERBY":
+			srv.EnableDELIVERBY = true
+		case "BINARYMIME":
+			srv.EnableBINARYMIME = true
+		case "REQUIRETLS":
+			srv.EnableREQUIRETLS = true
+		case "MT-PRIORITY":
+			srv.EnableMTPRIORITY = true
+		case "RRVS":
+			srv.EnableRRVS = true
+		}
+	}
 }
 
 // sessionTickets follows the scenario, else the imitated server's habit.

@@ -1,0 +1,30 @@
+// Package interop measures the lab against real MTAs: it runs them in a
+// private network namespace beside `mxlab serve`, records what they did
+// to every scenario, and compares that with what mxlab predicts for them.
+//
+// TestFidelityPostfix, in the package's tests, does it for Postfix:
+//  1. a network namespace whose resolver is the lab's DNS
+//     (interop-recipe.md §1), with `mxlab serve` in the shared-port layout
+//     inside it (every scenario on port 25, one address each);
+//  2. a private Postfix instance (interop-recipe.md §4), run once per
+//     smtp_tls_security_level (may, encrypt, dane, verify) with one
+//     recipient domain per scenario below the scenario's domain;
+//  3. the outcome of each delivery from Postfix's maillog (ParseMaillog)
+//     and the lab's session records of its connections;
+//  4. `mxlab send --profile postfix-<level>` for the same cell, and the
+//     comparison: outcome, DSN, status text (Normalize), SNI, and whether
+//     the lab's record agrees with Postfix about TLS and the message; for
+//     a first attempt that deferred at may (or where the profile predicts
+//     a later delivery), also the attempt after minimal_backoff_time
+//     against the profile's `later` (interop-recipe.md §6a).
+//
+// A killed test run cannot clean up after itself; the next run removes
+// what it left (sweep): namespaces mxlab-interop-<pid> of dead
+// processes, their /etc/netns directories, and the processes and
+// directories listed in <TMPDIR>/mxlab-interop-<pid>.pids.
+//
+// The table it prints (Markdown) is the measured fidelity of the postfix-*
+// profiles. Real peers that are missing fail the test with the command
+// that installs them, unless MXLAB_SKIP_REAL_PEERS=1; MXLAB_FIDELITY_REPORT
+// names a file for a copy of the table.
+package interop

@@ -1,0 +1,493 @@
+package interop
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/sender"
+	"github.com/mxlab/mxlab/server"
+)
+
+// levels are Postfix's smtp_tls_security_level values with a profile
+// (postfix-<level>).
+var levels = []string{"may", "encrypt", "dane", "verify"}
+
+// mxScenarios are the scenarios an MTA delivers to (submission is not an
+// MX).
+var mxScenarios = []string{"baseline", "no-starttls", "sni-reject", "no-shared-cipher", "self-signed", "tlsa-mismatch"}
+
+// cell is one level × scenario: the prediction and what real Postfix did.
+type cell struct {
+	level, scenario string
+	site            *lab.Site
+	// domain is the cell's own recipient domain below the scenario's (the
+	// lab answers MX for every name below it): Postfix throttles a
+	// destination after a failure, so cells never share one
+	// (interop-recipe.md §8.11).
+	domain string
+	pred   *sender.Report
+	// attempts are Postfix's delivery attempts for the cell's recipient.
+	attempts []Delivery
+	// records are the lab's sessions of the cell's run, oldest first.
+	records []server.Record
+	run     *postfixRun
+}
+
+func (c *cell) rcpt() string    { return "rcpt@" + c.domain }
+func (c *cell) profile() string { return "postfix-" + c.level }
+
+// first is Postfix's first attempt, nil if none was logged.
+func (c *cell) first() *Delivery {
+	if len(c.attempts) == 0 {
+		return nil
+	}
+	return &c.attempts[0]
+}
+
+// retry is the attempt after minimal_backoff_time at may: the first
+// later attempt that is not deferred, or that is surely past the backoff
+// (PREACTIVE_DELAY counts whole seconds, interop-recipe.md §6a). Nil when
+// there is none.
+func (c *cell) retry() *Delivery {
+	for i := 1; i < len(c.attempts); i++ {
+		if d := &c.attempts[i]; d.Status != "deferred" || d.Delay >= minimalBackoff+1 {
+			return d
+		}
+	}
+	return nil
+}
+
+// wantsRetry says whether the cell's run waits for the attempt after
+// minimal_backoff_time: when the first attempt was deferred at may (the
+// plaintext fallback of §6a), or at any level whose profile predicts a
+// delivery for that later attempt (dane without TLSA acts as may).
+func (c *cell) wantsRetry() bool {
+	f := c.first()
+	if f == nil || f.Status != "deferred" {
+		return false
+	}
+	if c.level == "may" {
+		return true
+	}
+	return c.pred != nil && len(c.pred.Later) > 0 && isDelivered(string(c.pred.Later[0].Outcome))
+}
+
+// TestFidelityPostfix delivers to every MX scenario with real Postfix at
+// each TLS level, in a private namespace beside `mxlab serve`, and
+// compares what Postfix did with what `mxlab send --profile
+// postfix-<level>` predicts. It prints the table of both.
+func TestFidelityPostfix(t *testing.T) {
+	began := time.Now()
+	tools := needPostfix(t)
+	w := newWorld(t)
+	t.Logf("lab up in namespace %s after %s (Postfix %s)", w.ns, time.Since(began).Round(time.Millisecond), tools.version)
+
+	var cells []*cell
+	for _, level := range levels {
+		for _, name := range mxScenarios {
+			site, err := w.layout.Site(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cells = append(cells, &cell{level: level, scenario: name, site: site, domain: level + "." + site.Domain})
+		}
+	}
+
+	// Predictions first, so that their sessions are outside every
+	// Postfix run's window.
+	predict(t, w, cells)
+	t.Logf("predictions done after %s", time.Since(began).Round(time.Millisecond))
+
+	pf := newPostfix(t, w, tools)
+	for _, level := range levels {
+		var lc []*cell
+		policy := map[string]string{}
+		var rcpts []string
+		for _, c := range cells {
+			if c.level == level {
+				lc = append(lc, c)
+				policy[c.domain] = level
+				rcpts = append(rcpts, c.rcpt())
+			}
+		}
+		r := pf.deliver(t, level, policy, rcpts, func(ds []Delivery) bool {
+			assignAttempts(lc, ds)
+			for _, c := range lc {
+				if c.first() == nil || c.wantsRetry() && c.retry() == nil {
+					return false
+				}
+			}
+			return true
+		})
+		assignAttempts(lc, r.deliveries)
+		for _, c := range lc {
+			c.run = &r
+		}
+		t.Logf("level %s: %d attempts logged in %s", level, len(r.deliveries), r.end.Sub(r.start).Round(time.Millisecond))
+	}
+	assignRecords(t, w, cells)
+
+	var table []Cell
+	for _, c := range cells {
+		table = append(table, compareFirst(c))
+		if c.wantsRetry() {
+			table = append(table, compareRetry(c))
+		}
+	}
+	md := Markdown(table)
+	header := fmt.Sprintf("Postfix %s (Debian) against mxlab's postfix-* profiles; whole test %s.\n\n", tools.version, time.Since(began).Round(100*time.Millisecond))
+	t.Logf("fidelity:\n\n%s%s", header, md)
+	if path := os.Getenv("MXLAB_FIDELITY_REPORT"); path != "" {
+		if err := os.WriteFile(path, []byte(header+md), 0o644); err != nil {
+			t.Errorf("interop: MXLAB_FIDELITY_REPORT: %v", err)
+		}
+	}
+	for i, tc := range table {
+		if !tc.Match() {
+			t.Errorf("%s × %s (%s attempt) differs: %s\n  predicted (mxlab send): %s\n  observed (Postfix):     %s\n  lab saw: %s\n%s",
+				tc.Profile, tc.Scenario, tc.Attempt, strings.Join(tc.Diffs, "; "), tc.Predicted, tc.Observed, tc.Lab, evidence(cellOf(cells, table[i])))
+		}
+	}
+}
+
+// predict runs `mxlab send --profile postfix-<level>` for every cell
+// inside the namespace, a few at a time, to its own recipient domain
+// (pred-<level>.<scenario domain>).
+func predict(t *testing.T, w *world, cells []*cell) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	errs := make([]error, len(cells))
+	for i, c := range cells {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			to := "rcpt@pred-" + c.level + "." + c.site.Domain
+			stdout, stderr, code, err := w.command(60*time.Second, "", w.bin, "send", "--lab", w.manifest,
+				"--profile", c.profile(), "--to", to, "--format", "json")
+			switch {
+			case err != nil:
+				errs[i] = err
+			case code != 0 && code != 75 && code != 69: // delivered, deferred, bounced
+				errs[i] = fmt.Errorf("mxlab send --profile %s --to %s: exit %d: %s", c.profile(), to, code, stderr)
+			default:
+				var rep sender.Report
+				if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+					errs[i] = fmt.Errorf("mxlab send --profile %s --to %s: %w: %q", c.profile(), to, err, stdout)
+				}
+				c.pred = &rep
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("interop: %v", err)
+		}
+	}
+}
+
+// assignAttempts gives each cell its recipient's attempts.
+func assignAttempts(cells []*cell, ds []Delivery) {
+	for _, c := range cells {
+		c.attempts = nil
+		for _, d := range ds {
+			if d.To == c.rcpt() {
+				c.attempts = append(c.attempts, d)
+			}
+		}
+	}
+}
+
+// assignRecords gives each cell the lab's sessions of its scenario that
+// started during its level's Postfix run. A run has one cell per
+// scenario, so the scenario and the time window name the cell even for a
+// session that never reached RCPT (which has no recipient). Records are
+// written when a session ends, a little after Postfix has gone: wait for
+// every cell to have one.
+func assignRecords(t *testing.T, w *world, cells []*cell) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs := w.sessions(t)
+		complete := true
+		for _, c := range cells {
+			c.records = nil
+			for _, r := range recs {
+				if r.Scenario == c.scenario && !r.Started.Before(c.run.start) && r.Started.Before(c.run.end) {
+					c.records = append(c.records, r)
+				}
+			}
+			sort.Slice(c.records, func(i, j int) bool { return c.records[i].Started.Before(c.records[j].Started) })
+			complete = complete && (len(c.records) > 0 || len(c.attempts) == 0)
+		}
+		if complete || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// recordFor is the lab's record of an attempt: the session that received
+// the cell's recipient, else (no RCPT reached) the first session of the
+// cell for the first attempt, the last for a later one.
+func (c *cell) recordFor(d *Delivery, first bool) *server.Record {
+	if d != nil && d.Status == "sent" {
+		for i := range c.records {
+			if m := c.records[i].Message; m != nil && contains(m.To, c.rcpt()) {
+				return &c.records[i]
+			}
+		}
+	}
+	if len(c.records) == 0 {
+		return nil
+	}
+	if first {
+		return &c.records[0]
+	}
+	return &c.records[len(c.records)-1]
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// compareFirst compares the prediction with Postfix's first attempt:
+// outcome, status (DSN, status word and text, normalised; for a delivery
+// the DSN and status=sent only), and the SNI the lab saw. It also checks
+// that the lab's record agrees with Postfix about TLS and the message.
+func compareFirst(c *cell) Cell {
+	d := c.first()
+	rec := c.recordFor(d, true)
+	out := Cell{Profile: c.profile(), Scenario: c.scenario, Attempt: "first",
+		Predicted: predictedSide(c.pred), Observed: observedSide(d, rec), Lab: summarize(rec)}
+	out.Diffs = diffSides(out.Predicted, out.Observed, true)
+	out.Diffs = append(out.Diffs, labAgrees(d, rec)...)
+	// A first attempt a second or more after submission may already get
+	// the plaintext fallback of interop-recipe.md §6a (PREACTIVE_DELAY
+	// counts whole seconds against minimal_backoff_time): it would not
+	// be the first attempt a default Postfix makes.
+	if d != nil && d.Delay >= minimalBackoff-1 {
+		out.Diffs = append(out.Diffs, fmt.Sprintf("measurement void: the first attempt came %gs after submission", d.Delay))
+	}
+	return out
+}
+
+// compareRetry compares what the profile predicts for the next attempt
+// (later[0]) with Postfix's attempt after minimal_backoff_time
+// (interop-recipe.md §6a: the plaintext fallback at may).
+func compareRetry(c *cell) Cell {
+	d := c.retry()
+	rec := c.recordFor(d, false)
+	// The first record is the first attempt's (one connection: it ended
+	// at the handshake or before).
+	out := Cell{Profile: c.profile(), Scenario: c.scenario, Attempt: "retry",
+		Observed: observedSide(d, rec), Lab: "after the first attempt: " + summarizeAll(c.records[min(1, len(c.records)):])}
+	if c.pred != nil && len(c.pred.Later) > 0 {
+		l := c.pred.Later[0]
+		out.Predicted = Side{Outcome: string(l.Outcome), Status: "after " + l.After + " (minimal_backoff_time; " + fmt.Sprint(minimalBackoff) + "s here)"}
+	} else {
+		out.Predicted = Side{Outcome: "(no later attempt predicted)"}
+	}
+	if d != nil {
+		out.Observed.Note = fmt.Sprintf("attempt %d, delay=%gs", indexOf(c.attempts, d)+1, d.Delay)
+	}
+	out.Diffs = diffSides(out.Predicted, out.Observed, false)
+	out.Diffs = append(out.Diffs, labAgrees(d, rec)...)
+	return out
+}
+
+func indexOf(ds []Delivery, d *Delivery) int {
+	for i := range ds {
+		if &ds[i] == d {
+			return i
+		}
+	}
+	return -1
+}
+
+// predictedSide is what `mxlab send` said: the outcome, the status line
+// its bounce_text carries, and the SNI it sent.
+func predictedSide(rep *sender.Report) Side {
+	if rep == nil {
+		return Side{Outcome: "(no prediction)"}
+	}
+	s := Side{Outcome: string(rep.Outcome), Status: rep.BounceText}
+	if st, ok := ParseStatus(rep.BounceText); ok {
+		if isDelivered(s.Outcome) {
+			st.Text = ""
+		}
+		s.Status = st.String()
+	}
+	if rep.TLS != nil {
+		s.SNI = "none"
+		if rep.TLS.SNISent != nil {
+			s.SNI = *rep.TLS.SNISent
+		}
+	}
+	return s
+}
+
+// observedSide is what Postfix did on one attempt, with the SNI the lab
+// saw in its ClientHello.
+func observedSide(d *Delivery, rec *server.Record) Side {
+	if d == nil {
+		return Side{Outcome: "(no attempt logged)"}
+	}
+	s := Side{Outcome: d.Status, Status: d.StatusText()}
+	switch d.Status {
+	case "sent":
+		s.Outcome = string(profiles.DeliveredPlaintext)
+		if d.TLS != "" {
+			s.Outcome = string(profiles.Delivered)
+		}
+		s.Status = Status{DSN: d.DSN, Status: d.Status}.String()
+	case "expired":
+		s.Outcome = string(profiles.Bounced)
+	}
+	s.Note = fmt.Sprintf("delay=%gs", d.Delay)
+	if d.TLS != "" {
+		s.Note = d.TLS + " TLS, " + s.Note
+	}
+	if rec != nil && rec.ClientHello != nil {
+		s.SNI = "none"
+		if rec.ClientHello.SNI != nil {
+			s.SNI = *rec.ClientHello.SNI
+		}
+	}
+	return s
+}
+
+func isDelivered(outcome string) bool {
+	return outcome == string(profiles.Delivered) || outcome == string(profiles.DeliveredPlaintext)
+}
+
+// diffSides lists how prediction and observation differ. The status is
+// compared after Normalize (host names, addresses, ports, queue ids);
+// for the retry only the outcome is predicted.
+func diffSides(pred, obs Side, full bool) []string {
+	var diffs []string
+	if pred.Outcome != obs.Outcome {
+		diffs = append(diffs, fmt.Sprintf("outcome %s ≠ %s", pred.Outcome, obs.Outcome))
+	}
+	if !full {
+		return diffs
+	}
+	if Normalize(pred.Status) != Normalize(obs.Status) {
+		diffs = append(diffs, fmt.Sprintf("status %q ≠ %q", Normalize(pred.Status), Normalize(obs.Status)))
+	}
+	if pred.SNI != obs.SNI {
+		diffs = append(diffs, fmt.Sprintf("SNI %s ≠ %s", orDash(pred.SNI), orDash(obs.SNI)))
+	}
+	return diffs
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "(no handshake)"
+	}
+	return s
+}
+
+// labAgrees checks the lab's record against what Postfix logged: TLS
+// established on both sides or neither, and a message received exactly
+// when Postfix logged status=sent.
+func labAgrees(d *Delivery, rec *server.Record) []string {
+	if d == nil {
+		return nil
+	}
+	if rec == nil {
+		return []string{"no lab session record for the attempt"}
+	}
+	var diffs []string
+	if (rec.TLS != nil) != (d.TLS != "") {
+		diffs = append(diffs, fmt.Sprintf("lab record tls=%v but Postfix logged TLS %q", rec.TLS != nil, d.TLS))
+	}
+	if (rec.Message != nil) != (d.Status == "sent") {
+		diffs = append(diffs, fmt.Sprintf("lab record message=%v but Postfix logged status=%s", rec.Message != nil, d.Status))
+	}
+	return diffs
+}
+
+// summarize is a record in a few words: counts, TLS or alert, how it
+// ended.
+func summarize(r *server.Record) string {
+	if r == nil {
+		return "(no record)"
+	}
+	parts := []string{r.Counts}
+	if r.TLS != nil {
+		parts = append(parts, r.TLS.Version)
+	}
+	if r.AlertSent != nil {
+		parts = append(parts, fmt.Sprintf("alert %d %s sent", r.AlertSent.Code, r.AlertSent.Name))
+	}
+	parts = append(parts, string(r.EndReason))
+	return strings.Join(parts, ", ")
+}
+
+func summarizeAll(recs []server.Record) string {
+	var parts []string
+	for i := range recs {
+		parts = append(parts, summarize(&recs[i]))
+	}
+	return strings.Join(parts, " ‖ ")
+}
+
+func cellOf(cells []*cell, tc Cell) *cell {
+	for _, c := range cells {
+		if c.profile() == tc.Profile && c.scenario == tc.Scenario {
+			return c
+		}
+	}
+	return nil
+}
+
+// evidence is what a differing cell rests on: Postfix's log lines for the
+// recipient and the lab's records, and the prediction's transcript.
+func evidence(c *cell) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  Postfix maillog (%s):\n", c.run.log)
+	for _, d := range c.attempts {
+		for _, l := range d.Log {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	fmt.Fprintf(&b, "  lab session records:\n")
+	for _, r := range c.records {
+		sni := "-"
+		if r.ClientHello != nil {
+			sni = "none"
+			if r.ClientHello.SNI != nil {
+				sni = *r.ClientHello.SNI
+			}
+		}
+		fmt.Fprintf(&b, "    %s %s SNI=%s commands=%q %s\n", r.ID, r.Started.Format("15:04:05.000"), sni, r.Commands, summarize(&r))
+	}
+	if c.pred != nil {
+		fmt.Fprintf(&b, "  mxlab send transcript:\n")
+		for _, l := range c.pred.Transcript {
+			// The message itself is one entry: its first line will do.
+			if first, _, cut := strings.Cut(l, "\n"); cut {
+				l = first + " …"
+			}
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+	}
+	return b.String()
+}
