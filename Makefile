@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test unit deps vet lint fuzz bench serve clean
+.PHONY: all build test unit deps vet lint fuzz bench fidelity serve clean
 
 all: build
 
@@ -39,6 +39,12 @@ fuzz:
 
 bench:
 	./bench/run.sh
+
+# Real Postfix (may, encrypt, dane, verify) against the lab in a network
+# namespace, compared with mxlab send's predictions; needs root.
+fidelity: deps
+	MXLAB_FIDELITY_REPORT=$(CURDIR)/fidelity.md $(GO) test -count=1 -run Fidelity ./interop
+	@cat fidelity.md
 
 serve: build
 	./bin/mxlab serve

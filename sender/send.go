@@ -97,6 +97,9 @@ type attempt struct {
 	tlsa   []dane.Record // usable, authenticated: DANE applies
 	alert  *tlsalert.Alert
 	reply  string
+	// clearAfterAlert: the profile reconnects at once and delivers in
+	// plaintext after a failed handshake (Exim's tls_tempfail_tryclear).
+	clearAfterAlert bool
 }
 
 func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
@@ -171,6 +174,9 @@ func (a *attempt) run(ctx context.Context) {
 	}
 	tc, ok := a.handshake(ctx, conn)
 	if !ok {
+		if a.rep.Outcome == "" && a.clearAfterAlert {
+			a.deliverInClear(ctx)
+		}
 		return
 	}
 	defer tc.Close()
@@ -413,7 +419,38 @@ func (a *attempt) reactTLSAlert() {
 			return
 		}
 	}
-	a.react(profiles.FailTLSAlert, "")
+	a.clearAfterAlert = a.react(profiles.FailTLSAlert, "")
+}
+
+// deliverInClear is the second connection of a sender that retries in
+// plaintext at once after a TLS failure: banner, EHLO, no STARTTLS.
+func (a *attempt) deliverInClear(ctx context.Context) {
+	a.rep.Transcript = append(a.rep.Transcript, "sender: reconnecting to deliver without TLS")
+	conn, ok := a.connect(ctx)
+	if !ok {
+		return
+	}
+	defer conn.Close()
+	c := newClient(conn, a.opts.Timeout, &a.rep.Transcript)
+	if code, lines, err := c.reply(); err != nil || code != 220 {
+		if err != nil {
+			a.netFailure(err)
+		} else {
+			a.react(profiles.FailRejected, lastLine(lines))
+		}
+		return
+	}
+	code, lines, err := c.cmd("EHLO " + a.opts.HELO)
+	if err != nil || code != 250 {
+		if err != nil {
+			a.netFailure(err)
+		} else {
+			a.react(profiles.FailRejected, lastLine(lines))
+		}
+		return
+	}
+	a.step(Step{"step": "ehlo", "keywords": keywords(lines), "reconnect": "plaintext"})
+	a.deliver(c, false)
 }
 
 // verify checks the certificate as the profile would; false when the

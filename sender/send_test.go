@@ -320,3 +320,48 @@ func startTLSFront(t *testing.T, tlsAddr string) string {
 	}()
 	return ln.Addr().String()
 }
+
+func TestOtherSenders(t *testing.T) {
+	t.Run("gmail/sni-reject", func(t *testing.T) {
+		rep := sendTo(t, "gmail", "sni-reject", nil)
+		if rep.Outcome != profiles.Deferred || rep.Reason != "tls-alert" || rep.TLS.SNISent == nil || !strings.HasPrefix(*rep.TLS.SNISent, "_dc-mx.") {
+			t.Fatalf("%s (%s), sni %v", rep.Outcome, rep.Reason, rep.TLS.SNISent)
+		}
+		// BoringSSL: 0x10000000 + 1000 + 47 = 0x10000417.
+		for _, want := range []string{"TLS Negotiation failed: FAILED_PRECONDITION: starttls error (71)", "error:10000417:SSL routines:OPENSSL_internal:SSLV3_ALERT_ILLEGAL_PARAMETER", "SSL alert number 47"} {
+			if !strings.Contains(rep.BounceText, want) {
+				t.Errorf("bounce_text %q lacks %q", rep.BounceText, want)
+			}
+		}
+		if len(rep.Later) == 0 || rep.Later[len(rep.Later)-1].Outcome != profiles.Bounced {
+			t.Errorf("later %+v: Gmail bounces after its retry window", rep.Later)
+		}
+	})
+	t.Run("exim/no-shared-cipher", func(t *testing.T) {
+		rep := sendTo(t, "exim", "no-shared-cipher", nil)
+		if rep.Outcome != profiles.DeliveredPlaintext {
+			t.Fatalf("%s (%s): %s", rep.Outcome, rep.Reason, strings.Join(rep.Transcript, "\n"))
+		}
+		connects := 0
+		for _, s := range rep.Steps {
+			if s["step"] == "connect" {
+				connects++
+			}
+		}
+		if connects != 2 || rep.TLS.AlertReceived == nil || rep.TLS.AlertReceived.Code != 40 {
+			t.Errorf("%d connections, alert %+v: Exim reconnects in plaintext after the alert", connects, rep.TLS.AlertReceived)
+		}
+	})
+	t.Run("outlook/tlsa-mismatch", func(t *testing.T) {
+		rep := sendTo(t, "outlook", "tlsa-mismatch", nil)
+		if rep.Outcome != profiles.Deferred || rep.Reason != "tlsa-invalid" || !strings.Contains(rep.BounceText, "4.7.323") {
+			t.Errorf("%s (%s): %s", rep.Outcome, rep.Reason, rep.BounceText)
+		}
+	})
+	t.Run("sendmail/tlsa-mismatch", func(t *testing.T) {
+		rep := sendTo(t, "sendmail", "tlsa-mismatch", nil)
+		if rep.Outcome != profiles.Delivered || rep.DANE.LookedUp {
+			t.Errorf("%s, dane %+v: sendmail has no DANE", rep.Outcome, rep.DANE)
+		}
+	})
+}
