@@ -184,6 +184,9 @@ func ParseISODuration(s string) (time.Duration, error) {
 
 var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
+// messagePlaceholders are what reaction messages may use (sender.render).
+var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3"}
+
 func (p *Profile) validate() error {
 	if !catalog.NameRE.MatchString(p.Name) {
 		return fmt.Errorf("name: %q is not a lowercase identifier", p.Name)
@@ -207,6 +210,9 @@ func (p *Profile) validate() error {
 			return fmt.Errorf("tls.anonymous_suites[%d]: %q is not a 4-digit hex suite id", i, id)
 		}
 	}
+	if err := catalog.CheckTemplate("delivered", p.Delivered, messagePlaceholders...); err != nil {
+		return err
+	}
 	keys := make([]string, 0, len(p.On))
 	for f := range p.On {
 		keys = append(keys, string(f))
@@ -219,6 +225,9 @@ func (p *Profile) validate() error {
 		}
 		r := p.On[f]
 		if err := catalog.OneOf("on."+k+".outcome", r.Outcome, outcomes); err != nil {
+			return err
+		}
+		if err := catalog.CheckTemplate("on."+k+".message", r.Message, messagePlaceholders...); err != nil {
 			return err
 		}
 		for i, l := range r.Later {

@@ -124,7 +124,7 @@ func (d *Dialect) validate() error {
 		return err
 	}
 	for key, tmpl := range map[string]string{"banner": d.Banner, "ehlo_greeting": d.EHLOGreeting} {
-		if err := checkTemplate(key, tmpl, replyPlaceholders...); err != nil {
+		if err := catalog.CheckTemplate(key, tmpl, replyPlaceholders...); err != nil {
 			return err
 		}
 	}
@@ -140,7 +140,7 @@ func (d *Dialect) validate() error {
 		if err := checkReplyLine(d.Replies[Reply(k)]); err != nil {
 			return fmt.Errorf("replies.%s: %w", k, err)
 		}
-		if err := checkTemplate("replies."+k, d.Replies[Reply(k)], replyPlaceholders...); err != nil {
+		if err := catalog.CheckTemplate("replies."+k, d.Replies[Reply(k)], replyPlaceholders...); err != nil {
 			return err
 		}
 	}

@@ -6,7 +6,6 @@ package scenarios
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/mxlab/mxlab/internal/catalog"
@@ -332,31 +331,15 @@ func (s *Scenario) validate() error {
 	if s.TLS.MinVersion != "" && s.TLS.MaxVersion != "" && s.TLS.MinVersion > s.TLS.MaxVersion {
 		return fmt.Errorf("tls.min_version: %s is above tls.max_version %s", s.TLS.MinVersion, s.TLS.MaxVersion)
 	}
-	if err := checkTemplate("mx", s.MX, "hex12"); err != nil {
+	if err := catalog.CheckTemplate("mx", s.MX, "hex12"); err != nil {
 		return err
 	}
-	if err := checkTemplate("host", s.Host, "hex12"); err != nil {
+	if err := catalog.CheckTemplate("host", s.Host, "hex12"); err != nil {
 		return err
 	}
 	for i, n := range s.TLS.Names {
-		if err := checkTemplate(fmt.Sprintf("tls.names[%d]", i), n, "mx", "host", "domain"); err != nil {
+		if err := catalog.CheckTemplate(fmt.Sprintf("tls.names[%d]", i), n, "mx", "host", "domain"); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-var placeholderRE = regexp.MustCompile(`\{([^}]*)\}`)
-
-// checkTemplate rejects placeholders a template cannot use.
-func checkTemplate(key, tmpl string, allowed ...string) error {
-	for _, m := range placeholderRE.FindAllStringSubmatch(tmpl, -1) {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || m[1] == a
-		}
-		if !ok {
-			return fmt.Errorf("%s: unknown placeholder {%s} in %q (allowed: {%s})", key, m[1], tmpl, strings.Join(allowed, "}, {"))
 		}
 	}
 	return nil

@@ -365,3 +365,40 @@ func TestOtherSenders(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryProfileFailurePaths: for every profile, the network failures
+// end as that profile's reaction says (outcome, later, text).
+func TestEveryProfileFailurePaths(t *testing.T) {
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedAddr := refused.Addr().String()
+	refused.Close()
+	c, _ := profiles.Builtin()
+	cases := []struct {
+		failure profiles.Failure
+		edit    func(*sender.Options)
+	}{
+		{profiles.FailDNSNXDomain, func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }},
+		{profiles.FailDNSServfail, func(o *sender.Options) { o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 200 * time.Millisecond} }},
+		{profiles.FailConnectRefused, func(o *sender.Options) { o.Server = refusedAddr }},
+	}
+	for _, p := range c.All() {
+		for _, tc := range cases {
+			t.Run(p.Name+"/"+string(tc.failure), func(t *testing.T) {
+				rep := sendTo(t, p.Name, "baseline", tc.edit)
+				want := p.On[tc.failure]
+				if rep.Outcome != want.Outcome || rep.Reason != string(tc.failure) {
+					t.Errorf("%s (%s), want %s (%s)", rep.Outcome, rep.Reason, want.Outcome, tc.failure)
+				}
+				if len(rep.Later) != len(want.Later) {
+					t.Errorf("later %+v, want %+v", rep.Later, want.Later)
+				}
+				if want.Message != "" && (rep.BounceText == "" || strings.Contains(rep.BounceText, "{")) {
+					t.Errorf("bounce_text %q from template %q", rep.BounceText, want.Message)
+				}
+			})
+		}
+	}
+}

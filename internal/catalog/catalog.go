@@ -106,3 +106,20 @@ func (l *List[T]) Select(names []string) ([]T, error) {
 	}
 	return out, nil
 }
+
+var placeholderRE = regexp.MustCompile(`\{([^}]*)\}`)
+
+// CheckTemplate rejects a placeholder ({name}) the template cannot use,
+// so a typo fails at load instead of printing literally.
+func CheckTemplate(key, tmpl string, allowed ...string) error {
+	for _, m := range placeholderRE.FindAllStringSubmatch(tmpl, -1) {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || m[1] == a
+		}
+		if !ok {
+			return fmt.Errorf("%s: unknown placeholder {%s} in %q (allowed: {%s})", key, m[1], tmpl, strings.Join(allowed, "}, {"))
+		}
+	}
+	return nil
+}
