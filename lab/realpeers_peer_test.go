@@ -110,7 +110,7 @@ func runPeer(t *testing.T, env []string, name string, args ...string) peerRun {
 func runPeerUntil(t *testing.T, until *regexp.Regexp, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	out := &lockedBuffer{}
+	out := &netns.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -139,23 +139,6 @@ func runPeerUntil(t *testing.T, until *regexp.Regexp, name string, args ...strin
 	stop()
 	t.Logf("$ %s %s (killed after %q)\n%s", filepath.Base(name), strings.Join(args, " "), until, out.String())
 	return out.String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // warmState is the first lab's state directory (PKI keys and seed), kept

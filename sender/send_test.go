@@ -381,7 +381,9 @@ func TestEveryProfileFailurePaths(t *testing.T) {
 		edit    func(*sender.Options)
 	}{
 		{profiles.FailDNSNXDomain, func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }},
-		{profiles.FailDNSServfail, func(o *sender.Options) { o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 200 * time.Millisecond} }},
+		{profiles.FailDNSServfail, func(o *sender.Options) {
+			o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 200 * time.Millisecond}
+		}},
 		{profiles.FailConnectRefused, func(o *sender.Options) { o.Server = refusedAddr }},
 	}
 	for _, p := range c.All() {

@@ -87,7 +87,7 @@ func Sweep() {
 // Proc is a process started in a namespace, with its output.
 type Proc struct {
 	Cmd *exec.Cmd
-	out *syncBuffer
+	out *LockedBuffer
 }
 
 // Output returns what the process printed so far (stdout and stderr).
@@ -98,7 +98,7 @@ func (p *Proc) Output() string { return p.out.String() }
 func (n *NS) Start(t testing.TB, name string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
-	buf := &syncBuffer{}
+	buf := &LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -166,18 +166,22 @@ func (n *NS) WaitDial(addr string, timeout time.Duration) (net.Conn, error) {
 	}
 }
 
-type syncBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for a process writing while a test
+// reads: what test peers print.
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *LockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *LockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
