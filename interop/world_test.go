@@ -58,6 +58,16 @@ type world struct {
 // mxlab and starts the lab; everything is undone at the end of the test.
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, nil)
+}
+
+// newWorldWith is newWorld with extra DNS records: records, when not nil,
+// is called with the lab's state directory before the lab starts (it may
+// put the lab's PKI there, certs.Open(stateDir+"/pki"), to issue
+// certificates from the lab CA) and returns records for `mxlab serve
+// --record` (zone-file lines, names relative to the lab's zone).
+func newWorldWith(t *testing.T, records func(stateDir string) []string) *world {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "interop: needs root (ip netns add)", "run the test as root")
 	}
@@ -87,7 +97,7 @@ func newWorld(t *testing.T) *world {
 	}
 
 	w.bin = buildMxlab(t)
-	w.startLab(t)
+	w.startLab(t, records)
 	return w
 }
 
@@ -105,12 +115,18 @@ func buildMxlab(t *testing.T) string {
 
 // startLab runs `mxlab serve` inside the namespace and waits for its
 // manifest, which it writes once every listener answers.
-func (w *world) startLab(t *testing.T) {
+func (w *world) startLab(t *testing.T, records func(stateDir string) []string) {
 	t.Helper()
 	dir := t.TempDir()
 	w.manifest = filepath.Join(dir, "manifest.json")
+	state := filepath.Join(dir, "state")
 	argv := []string{w.bin, "serve", "--smtp-port", "25", "--smtp-net", "127.0.1.0/24", "--dns", "127.0.0.1:53",
-		"--manifest", w.manifest, "--sessions-file", filepath.Join(dir, "sessions.jsonl"), "--state-dir", filepath.Join(dir, "state")}
+		"--manifest", w.manifest, "--sessions-file", filepath.Join(dir, "sessions.jsonl"), "--state-dir", state}
+	if records != nil {
+		for _, r := range records(state) {
+			argv = append(argv, "--record", r)
+		}
+	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ns}, argv...)...)
 	cmd.Env = labEnv()
 	out := &syncBuffer{}

@@ -285,7 +285,9 @@ func sniOf(r server.Record) string {
 
 // wantKeywords is the EHLO keyword list the scenario's data promises: the
 // dialect's keywords in order, STARTTLS only before TLS and where offered,
-// AUTH with the scenario's mechanisms only where offered at that point.
+// AUTH with the scenario's mechanisms only where offered at that point, or
+// as the dialect lists it (with its mechanisms) when the scenario
+// configures no AUTH.
 func wantKeywords(d *scenarios.Dialect, sc *scenarios.Scenario, inTLS bool) []string {
 	kws := d.Keywords
 	if inTLS && len(d.KeywordsAfterTLS) > 0 {
@@ -303,10 +305,13 @@ func wantKeywords(d *scenarios.Dialect, sc *scenarios.Scenario, inTLS bool) []st
 			}
 		case "AUTH":
 			a := sc.SMTP.Auth
-			if a == nil || (a.AfterTLSOnly && !inTLS) {
+			switch {
+			case a == nil && len(strings.Fields(kw)) > 1:
+			case a == nil || (a.AfterTLSOnly && !inTLS):
 				continue
+			default:
+				kw = "AUTH " + strings.Join(a.Mechanisms, " ")
 			}
-			kw = "AUTH " + strings.Join(a.Mechanisms, " ")
 		}
 		out = append(out, kw)
 	}

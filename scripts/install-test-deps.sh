@@ -17,10 +17,18 @@ declare -A want=(
   [unshare]=util-linux
   [posttls-finger]=postfix
   [make]=make
+  [m4]=m4
 )
+# Libraries the unpacked (never installed) Exim and sendmail of the
+# interop suite need at run time: apt-get download brings the packages,
+# not their dependencies.
+libs=(libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libsasl2-modules libwrap0 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0 procps)
 missing=()
 for cmd in "${!want[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${want[$cmd]}")
+done
+for lib in "${libs[@]}"; do
+  dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q "ok installed" || missing+=("$lib")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"

@@ -340,10 +340,17 @@ func (c *conn) ehloLines() []string {
 				continue
 			}
 		case "AUTH":
-			if !c.authOffered() {
+			switch {
+			case c.authOffered():
+				kw = "AUTH " + strings.Join(sc.SMTP.Auth.Mechanisms, " ")
+			case sc.SMTP.Auth == nil && len(strings.Fields(kw)) > 1:
+				// The imitated server's own advertisement (Debian's
+				// sendmail lists its SASL plugins' mechanisms even on an
+				// MX); the lab implements none of them, so an AUTH
+				// attempt gets the unsupported-mechanism reply.
+			default:
 				continue
 			}
-			kw = "AUTH " + strings.Join(sc.SMTP.Auth.Mechanisms, " ")
 		}
 		texts = append(texts, kw)
 	}

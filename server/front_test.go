@@ -25,7 +25,7 @@ func TestBannerAndEHLO(t *testing.T) {
 		{"baseline", "220 mx.baseline.mxlab.test ESMTP Postfix (Debian/GNU)", "250-mx.baseline.mxlab.test",
 			[]string{"PIPELINING", "SIZE 10240000", "VRFY", "ETRN", "STARTTLS", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING"}},
 		{"no-starttls", "220 mx.no-starttls.mxlab.test ESMTP Sendmail 8.17.1.9/8.17.1.9/Debian-2+deb12u2; ", "250-mx.no-starttls.mxlab.test Hello localhost [127.0.0.1], pleased to meet you",
-			[]string{"ENHANCEDSTATUSCODES", "PIPELINING", "EXPN", "VERB", "8BITMIME", "SIZE", "DSN", "ETRN", "DELIVERBY", "HELP"}},
+			[]string{"ENHANCEDSTATUSCODES", "PIPELINING", "EXPN", "VERB", "8BITMIME", "SIZE", "DSN", "ETRN", "AUTH DIGEST-MD5 CRAM-MD5", "DELIVERBY", "HELP"}},
 		{"sni-reject", "220 mail.sni-reject.mxlab.test ESMTP Exim 4.96 ", "250-mail.sni-reject.mxlab.test Hello client.example [127.0.0.1]",
 			[]string{"SIZE 52428800", "8BITMIME", "PIPELINING", "PIPECONNECT", "CHUNKING", "STARTTLS", "PRDR", "HELP"}},
 		{"submission", "220 mx.submission.mxlab.test ESMTP Postfix (Debian/GNU)", "250-mx.submission.mxlab.test",

@@ -1,0 +1,110 @@
+package interop
+
+import (
+	"bufio"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// dialect is what a server says before TLS: its banner, its EHLO reply
+// and its reply to STARTTLS (sent whether advertised or not), each line
+// normalised (normalizeDialect).
+type dialect struct {
+	Banner   []string
+	EHLO     []string
+	STARTTLS []string
+	Err      string
+}
+
+// probeDialect connects to addr inside the namespace as a client named
+// probe.lab.test and records the dialect; it never starts the handshake.
+func (w *world) probeDialect(addr string) dialect {
+	var d dialect
+	c, err := w.nsDialer().Dial(addr, 5*time.Second)
+	if err != nil {
+		d.Err = err.Error()
+		return d
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	read := func() []string {
+		var lines []string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				if d.Err == "" {
+					d.Err = err.Error()
+				}
+				return lines
+			}
+			l = strings.TrimRight(l, "\r\n")
+			lines = append(lines, normalizeDialect(l))
+			if len(l) < 4 || l[3] != '-' {
+				return lines
+			}
+		}
+	}
+	if d.Banner = read(); d.Err != "" {
+		return d
+	}
+	fmt.Fprint(c, "EHLO probe.lab.test\r\n")
+	if d.EHLO = read(); d.Err != "" {
+		return d
+	}
+	fmt.Fprint(c, "STARTTLS\r\n")
+	d.STARTTLS = read()
+	return d
+}
+
+var (
+	// dateRE is an RFC 5322 date as Exim and sendmail put it in their
+	// banners.
+	dateRE = regexp.MustCompile(`(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d(?: [+-]\d{4})?(?: \([A-Z]+\))?`)
+	// rdnsRE is what sendmail says about the client's reverse name:
+	// "localhost" here, a host name or "[IP]" in the lab.
+	rdnsWordRE = regexp.MustCompile(`\blocalhost\b`)
+	versionRE  = regexp.MustCompile(`\b(\d+\.\d+\.\d+\.\d+)/`)
+)
+
+// normalizeDialect makes one reply line comparable between the lab and a
+// real server: dates, host names, addresses and queue ids.
+func normalizeDialect(l string) string {
+	code := ""
+	if len(l) >= 4 && (l[3] == '-' || l[3] == ' ') {
+		code, l = l[:4], l[4:]
+	}
+	l = dateRE.ReplaceAllString(l, "DATE")
+	l = rdnsWordRE.ReplaceAllString(l, "HOST")
+	// Version numbers (Sendmail 8.17.1.9/8.17.1.9) are not addresses.
+	l = versionRE.ReplaceAllString(l, "v$1/")
+	return code + Normalize(l)
+}
+
+// dialectDiffs lists how two dialects differ, part by part.
+func dialectDiffs(lab, real dialect) []string {
+	var diffs []string
+	for _, part := range []struct {
+		name string
+		a, b []string
+	}{{"banner", lab.Banner, real.Banner}, {"EHLO", lab.EHLO, real.EHLO}, {"STARTTLS reply", lab.STARTTLS, real.STARTTLS}} {
+		if !slices.Equal(part.a, part.b) {
+			diffs = append(diffs, fmt.Sprintf("%s: lab %q ≠ real %q", part.name, part.a, part.b))
+		}
+	}
+	if lab.Err != real.Err {
+		diffs = append(diffs, fmt.Sprintf("end: lab %q ≠ real %q", lab.Err, real.Err))
+	}
+	return diffs
+}
+
+func (d dialect) String() string {
+	s := fmt.Sprintf("banner %q; EHLO %q; STARTTLS %q", d.Banner, d.EHLO, d.STARTTLS)
+	if d.Err != "" {
+		s += "; ended: " + d.Err
+	}
+	return s
+}
