@@ -132,10 +132,12 @@ cp ` + filepath.Join(root, "etc/mail/helpfile") + ` /etc/mail/helpfile
 cp ` + filepath.Join(dir, "sendmail.cf") + ` /etc/mail/sendmail.cf
 ` + tlsFiles + bin + `/makemap hash /etc/mail/access < ` + filepath.Join(dir, "access") + `
 ` + bin + `/sendmail -C /etc/mail/sendmail.cf -bi >/dev/null 2>&1 || true
-# -bD: in the foreground, so that it stays the test's child; not exec'd,
-# so that the PID file's command line (bash -c ...) stays true.
+# -bD: in the foreground, so that it stays the test's child.
 ` + bin + `/sendmail -C /etc/mail/sendmail.cf -bD -O DeliveryMode=q
 `
 	d := w.startDaemon(t, nil, nil, "unshare", "-m", "--propagation", "private", "bash", "-c", script)
+	// bash execs its last command, and the daemon then sets its title:
+	// record that too, so that the sweep of a killed run finds it.
+	w.pids.remember(t, d.cmd.Process.Pid, []string{"sendmail: MTA: accepting connections"})
 	w.waitListen(t, s.addr+":25", d)
 }

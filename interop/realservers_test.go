@@ -42,6 +42,10 @@ type realSite struct {
 	front bool
 	// certFile and keyFile are its certificate (Postfix smtpd, sendmail).
 	certFile, keyFile string
+	// exim runs Debian's Exim there; host is its own name (the
+	// certificate's), below the MX's domain.
+	exim bool
+	host string
 	// sendmail runs sendmail there: "nostarttls" (srv_features S) or
 	// "nocert" (STARTTLS on, no certificate).
 	sendmail string
@@ -62,6 +66,9 @@ func (s *realSite) records(zone string) []string {
 		s.label + " MX 10 " + mx,
 		"*." + s.label + " MX 10 " + mx,
 		s.mx + " A " + s.addr,
+	}
+	if s.host != "" {
+		r = append(r, s.host+" A "+s.addr)
 	}
 	if s.tlsa != "" {
 		r = append(r, "_25._tcp."+s.mx+" TLSA 3 1 1 "+s.tlsa)
@@ -172,6 +179,14 @@ func sideDiffs(lab, real Side) []string {
 // without a certificate (openssl s_server -nocert with anonymous suites)
 // negotiates anonymous TLS with Postfix at may, which the lab (Go's
 // crypto/tls, no anonymous suites) cannot.
+//
+// sni-reject's real server is Debian's Exim 4.96 (GnuTLS) behind the
+// incident's MX name, _dc-mx.<hex>.real-sni-reject, with a certificate
+// for its own name (MXLAB_SKIP_EXIM=1 leaves it out). Besides Postfix,
+// swaks (--tls-optional, --tls) and posttls-finger (-l may, dane,
+// secure) are run against every scenario's two servers, and swaks with
+// the MX name as SNI against sni-reject's: the incident, alert 47 from
+// the lab and from the real Exim.
 func TestFidelityRealServers(t *testing.T) {
 	began := time.Now()
 	tools := needPostfix(t)
@@ -205,6 +220,15 @@ func TestFidelityRealServers(t *testing.T) {
 				server: "sendmail 8.17.1.9 (Debian), STARTTLS configured, no certificate", sendmail: "nocert", dialectOnly: true,
 				knownDialect: "today's sendmail does not offer STARTTLS without a certificate (and answers 454 4.3.3 to it); the lab shows the 2015 behaviour, STARTTLS offered"})
 	}
+	var eximRoot string
+	if os.Getenv("MXLAB_SKIP_EXIM") != "1" {
+		eximRoot = unpackDebs(t, eximPkgs...)
+		// The incident's shape: the DNS provider's MX name, an origin
+		// with a certificate for its own name, no TLSA.
+		sites = append(sites, &realSite{scenario: "sni-reject", label: "real-sni-reject", mx: "_dc-mx.5e1f0c2a9b7d.real-sni-reject",
+			host: "mail.real-sni-reject", addr: "127.0.2.8", exim: true,
+			server: "Exim 4.96 (Debian exim4-daemon-light, GnuTLS), certificate for mail.real-sni-reject, MX _dc-mx.…, no TLSA"})
+	}
 	w := newWorldWith(t, func(state string) []string {
 		store, err := certs.Open(filepath.Join(state, "pki"), time.Now)
 		if err != nil {
@@ -222,6 +246,8 @@ func TestFidelityRealServers(t *testing.T) {
 				leaf = issue(t, store, certs.LeafSpec{Name: s.label, DNSNames: []string{fqdn}, SelfSigned: true})
 			case "no-starttls":
 				leaf = issue(t, store, certs.LeafSpec{Name: s.label, DNSNames: []string{fqdn}})
+			case "sni-reject":
+				leaf = issue(t, store, certs.LeafSpec{Name: s.label, DNSNames: []string{s.host + "." + zone}})
 			case "tlsa-mismatch":
 				leaf = issue(t, store, certs.LeafSpec{Name: s.label, DNSNames: []string{fqdn}})
 				tlsaLeaf = issue(t, store, certs.LeafSpec{Name: s.label + ".previous", DNSNames: []string{fqdn}})
@@ -248,7 +274,7 @@ func TestFidelityRealServers(t *testing.T) {
 	// The real servers.
 	var smtpds []smtpdListener
 	for _, s := range sites {
-		if s.certFile != "" && s.sendmail == "" {
+		if s.certFile != "" && s.sendmail == "" && !s.exim {
 			smtpds = append(smtpds, smtpdListener{addr: s.addr, host: s.mx + "." + zone, certFile: s.certFile, keyFile: s.keyFile})
 		}
 	}
@@ -271,6 +297,14 @@ func TestFidelityRealServers(t *testing.T) {
 			startSendmail(t, w, smRoot, sendmailServer{addr: s.addr, host: s.mx + "." + zone, certFile: s.certFile, keyFile: s.keyFile, noStartTLS: true})
 		case "nocert":
 			startSendmail(t, w, smRoot, sendmailServer{addr: s.addr, host: s.mx + "." + zone})
+		}
+	}
+	eximLogs := map[string]string{}
+	for _, s := range sites {
+		if s.exim {
+			eximLogs[s.label] = startExim(t, w, eximRoot, eximServer{addr: s.addr, host: s.host + "." + zone,
+				domains:  []string{s.host + "." + zone, s.label + "." + zone, "*." + s.label + "." + zone},
+				certFile: s.certFile, keyFile: s.keyFile})
 		}
 	}
 	t.Logf("real servers up after %s", time.Since(began).Round(time.Millisecond))
@@ -386,6 +420,13 @@ func TestFidelityRealServers(t *testing.T) {
 			rows = append(rows, row)
 		}
 	}
+	// Real clients: swaks and posttls-finger against both sides.
+	cbegan := time.Now()
+	clients := runClientCells(t, w, sites, zone)
+	t.Logf("client senders: %d cells in %s", len(clients), time.Since(cbegan).Round(time.Millisecond))
+	for _, c := range clients {
+		rows = append(rows, c.realRow)
+	}
 	md := realMarkdown(rows)
 	var db strings.Builder
 	db.WriteString("| scenario | real server | lab (before TLS) | real server (before TLS) | match |\n|---|---|---|---|---|\n")
@@ -413,7 +454,7 @@ func TestFidelityRealServers(t *testing.T) {
 	}
 	fmt.Fprintf(&db, "\n**%d of %d compared dialects match** (a known difference counts as not matching).\n", dmatch, compared)
 
-	header := fmt.Sprintf("## The lab against real servers\n\nPostfix %s (Debian) as the sender, delivering to each lab scenario and to a real server with the same misconfiguration; whole test %s.\n\n",
+	header := fmt.Sprintf("## The lab against real servers\n\nReal senders, Postfix %s (Debian) at each level, swaks (outcome: delivered, delivered-plaintext or failed, with its error line) and posttls-finger (the TLS line it prints, or the SSL_connect error and its alert), each run against each lab scenario and against a real server with the same misconfiguration (attempt \"-\": one run); whole test %s.\n\n",
 		tools.version, time.Since(began).Round(100*time.Millisecond))
 	report := header + md + "\n### Before TLS (banner, EHLO, reply to STARTTLS; normalised)\n\n" + db.String()
 	t.Logf("fidelity against real servers:\n\n%s", report)
@@ -430,7 +471,27 @@ func TestFidelityRealServers(t *testing.T) {
 		}
 	}
 
+	for _, c := range clients {
+		if len(c.diffs) > 0 {
+			t.Errorf("%s × %s (%s) differs: %s\n  against the lab:  %s\n  against the real server: %s\n%s",
+				c.sender, c.scenario, c.server, strings.Join(c.diffs, "; "), c.lab, c.real, c.evidence())
+		}
+		// The incident: a client that sends the _dc-mx MX name as SNI
+		// gets fatal alert 47 from the real Exim (GnuTLS) and the lab.
+		if strings.Contains(c.sender, "--tls-sni") {
+			for _, sd := range []Side{c.lab, c.real} {
+				if sd.Outcome != "failed" || !strings.Contains(sd.Status, "alert illegal parameter") {
+					t.Errorf("%s × %s: want failed with alert 47 (illegal parameter) against the lab and %s, got lab %q, real %q\n%s",
+						c.sender, c.scenario, c.server, c.lab, c.real, c.evidence())
+					break
+				}
+			}
+		}
+	}
 	for _, r := range rows {
+		if r.attempt == "-" {
+			continue // a client row, checked above
+		}
 		switch {
 		case r.known != "":
 			if !knownAnonymous(r) {

@@ -368,7 +368,8 @@ func runs(pid int, argv []string) bool {
 	if err != nil || len(argv) == 0 {
 		return false
 	}
-	got := strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
+	// A process that rewrote its title (sendmail) pads it with NULs.
+	got := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
 	return len(got) >= len(argv) && slices.Equal(got[len(got)-len(argv):], argv)
 }
 
