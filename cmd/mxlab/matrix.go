@@ -55,11 +55,9 @@ ports. Exits 1 when a cell diverges.`,
 					return fmt.Errorf("%w: %w", errConfig, err)
 				}
 				opts.Layout = layout
-				var so senderOpts
-				if err := useLab(&so.Options, layout); err != nil {
+				if opts.Roots, err = labRoots(layout); err != nil {
 					return err
 				}
-				opts.Roots = so.Roots
 			} else {
 				lc.DNS = "127.0.0.1:0"
 				lc.Addressing = lab.Addressing{Ephemeral: true}

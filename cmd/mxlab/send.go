@@ -108,19 +108,28 @@ configuration.`,
 	return cmd
 }
 
-// useLab points an attempt at a running lab: its DNS, its CA (beside the
-// system roots) and its per-scenario ports.
-func useLab(opts *sender.Options, layout *lab.Layout) error {
-	opts.Resolver = &sender.Resolver{Addr: layout.DNS}
+// labRoots trusts the system roots and a running lab's CA.
+func labRoots(layout *lab.Layout) (*x509.CertPool, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
 	}
 	ca, err := certs.ReadCerts(layout.CACert)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errConfig, err)
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
 	roots.AddCert(ca[0])
+	return roots, nil
+}
+
+// useLab points an attempt at a running lab: its DNS, its CA (beside the
+// system roots) and its per-scenario ports.
+func useLab(opts *sender.Options, layout *lab.Layout) error {
+	opts.Resolver = &sender.Resolver{Addr: layout.DNS}
+	roots, err := labRoots(layout)
+	if err != nil {
+		return err
+	}
 	opts.Roots = roots
 	ports := map[string]int{}
 	for _, s := range layout.Scenarios {
@@ -168,6 +177,3 @@ func printReport(w io.Writer, r *sender.Report) {
 		fmt.Fprintln(w)
 	}
 }
-
-// senderOpts lets other commands reuse useLab.
-type senderOpts struct{ sender.Options }
