@@ -357,7 +357,7 @@ func (l *Lab) newServer(site *Site, cfg Config) (*server.Server, error) {
 	}
 	scfg := server.Config{
 		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions,
-		Logger: cfg.Logger.With("scenario", sc.Name), Timeouts: cfg.Timeouts, Now: cfg.Now,
+		Logger: cfg.Logger, Timeouts: cfg.Timeouts, Now: cfg.Now,
 	}
 	if site.leaf != nil {
 		scfg.Certificate = &site.leaf.TLS
