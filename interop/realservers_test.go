@@ -186,7 +186,11 @@ func sideDiffs(lab, real Side) []string {
 // swaks (--tls-optional, --tls) and posttls-finger (-l may, dane,
 // secure) are run against every scenario's two servers, and swaks with
 // the MX name as SNI against sni-reject's: the incident, alert 47 from
-// the lab and from the real Exim.
+// the lab and from the real Exim. So are openssl s_client, gnutls-cli and
+// Go's crypto/tls, which always send the MX name as SNI (alert 47 from
+// both sides at sni-reject). Every client run against the lab is also
+// checked against the lab's session record of it (ClientHello and SNI,
+// alert_sent, tls).
 func TestFidelityRealServers(t *testing.T) {
 	began := time.Now()
 	tools := needPostfix(t)
@@ -454,7 +458,7 @@ func TestFidelityRealServers(t *testing.T) {
 	}
 	fmt.Fprintf(&db, "\n**%d of %d compared dialects match** (a known difference counts as not matching).\n", dmatch, compared)
 
-	header := fmt.Sprintf("## The lab against real servers\n\nReal senders, Postfix %s (Debian) at each level, swaks (outcome: delivered, delivered-plaintext or failed, with its error line) and posttls-finger (the TLS line it prints, or the SSL_connect error and its alert), each run against each lab scenario and against a real server with the same misconfiguration (attempt \"-\": one run); whole test %s.\n\n",
+	header := fmt.Sprintf("## The lab against real servers\n\nReal senders, Postfix %s (Debian) at each level, swaks (outcome: delivered, delivered-plaintext or failed, with its error line), posttls-finger (the TLS line it prints, or the SSL_connect error and its alert) and three TLS clients sending the MX name as SNI without verifying (openssl s_client, gnutls-cli, Go crypto/tls: whether the handshake completed, or the alert; no cipher or certificate details), each run against each lab scenario and against a real server with the same misconfiguration (attempt \"-\": one run); whole test %s.\n\n",
 		tools.version, time.Since(began).Round(100*time.Millisecond))
 	report := header + md + "\n### Before TLS (banner, EHLO, reply to STARTTLS; normalised)\n\n" + db.String()
 	t.Logf("fidelity against real servers:\n\n%s", report)
@@ -478,6 +482,10 @@ func TestFidelityRealServers(t *testing.T) {
 		}
 		// The incident: a client that sends the _dc-mx MX name as SNI
 		// gets fatal alert 47 from the real Exim (GnuTLS) and the lab.
+		if c.cs.sendsMX && c.scenario == "sni-reject" && (c.labSaw.alert != 47 || c.realSaw.alert != 47) {
+			t.Errorf("%s × %s: %s; got alert %d from the lab and %d from %s\n%s",
+				c.sender, c.scenario, sniNote, c.labSaw.alert, c.realSaw.alert, c.server, c.evidence())
+		}
 		if strings.Contains(c.sender, "--tls-sni") {
 			for _, sd := range []Side{c.lab, c.real} {
 				if sd.Outcome != "failed" || !strings.Contains(sd.Status, "alert illegal parameter") {

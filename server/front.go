@@ -413,12 +413,17 @@ func (c *conn) flush() error {
 	return c.bw.Flush()
 }
 
-// flushIfIdle sends queued replies once the client has no more pipelined
-// commands waiting, as Postfix does (RFC 2920 §3.1: the server may
-// batch replies to a group of pipelined commands).
+// flushIfIdle sends queued replies unless a whole next command is
+// already waiting, as Postfix does (RFC 2920 §3.1: the server may batch
+// replies to a group of pipelined commands). Bytes without a line end do
+// not count: the next read would block on them, and the client may be
+// waiting for our reply (openssl s_client sends its ClientHello after a
+// refused STARTTLS; real sendmail answers it at once).
 func (c *conn) flushIfIdle() error {
-	if c.br.Buffered() > 0 {
-		return nil
+	if n := c.br.Buffered(); n > 0 {
+		if buf, _ := c.br.Peek(n); bytes.IndexByte(buf, '\n') >= 0 {
+			return nil
+		}
 	}
 	return c.flush()
 }

@@ -406,3 +406,20 @@ func TestAdvertisedExtensionsAccepted(t *testing.T) {
 		})
 	}
 }
+
+// TestPartialLineFlushes: a reply is not held back behind bytes that
+// carry no line end (a ClientHello sent over plaintext after a refused
+// STARTTLS holds a stray 0x0a and more binary after it).
+func TestPartialLineFlushes(t *testing.T) {
+	ts := startScenario(t, "no-starttls", nil)
+	d := smtpexpect.Dial(t, ts.addr)
+	d.Expect(220)
+	d.Cmd("EHLO client.example", 250)
+	d.Cmd("STARTTLS", 503)
+	if _, err := d.Conn.Write([]byte("\x16\x03\x01\x00\x0a\x01\x02\x03")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := d.Reply(); code != 500 {
+		t.Errorf("reply %d to a partial binary line, want sendmail's 500", code)
+	}
+}
