@@ -36,6 +36,21 @@ const (
 // CLI exits 71, EX_OSERR).
 var ErrBind = errors.New("cannot bind")
 
+// ErrConfig is wrapped by errors in the lab's configuration: the zone,
+// the addressing, the state directory, extra records, a scenario's
+// certificate files or TLS settings (the CLI exits 78, EX_CONFIG). An
+// unknown scenario name wraps scenarios.ErrUnknown instead.
+var ErrConfig = errors.New("bad configuration")
+
+// configError marks err as a configuration error unless it already says
+// what it is.
+func configError(err error) error {
+	if err == nil || errors.Is(err, ErrBind) || errors.Is(err, scenarios.ErrUnknown) || errors.Is(err, ErrConfig) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrConfig, err)
+}
+
 // Config is a lab's configuration; zero values take the defaults.
 type Config struct {
 	// Zone is the lab's DNS zone (default mxlab.test).
@@ -145,7 +160,7 @@ func prepare(cfg Config) (*prepared, error) {
 func Plan(cfg Config) (*Layout, error) {
 	p, err := prepare(cfg)
 	if err != nil {
-		return nil, err
+		return nil, configError(err)
 	}
 	l := &Lab{store: p.store}
 	layout := &Layout{Zone: p.cfg.Zone, DNS: p.cfg.DNS, CACert: p.store.CAPath()}
@@ -153,7 +168,7 @@ func Plan(cfg Config) (*Layout, error) {
 	for i, sc := range p.selected {
 		site, err := l.site(sc, p.cfg, p.seed, p.addrs[i], zone)
 		if err != nil {
-			return nil, err
+			return nil, configError(err)
 		}
 		layout.Scenarios = append(layout.Scenarios, site)
 	}
@@ -166,7 +181,7 @@ func Plan(cfg Config) (*Layout, error) {
 func Start(cfg Config) (_ *Lab, err error) {
 	p, err := prepare(cfg)
 	if err != nil {
-		return nil, err
+		return nil, configError(err)
 	}
 	cfg, selected, seed, store, addrs := p.cfg, p.selected, p.seed, p.store, p.addrs
 	l := &Lab{store: store, errs: make(chan error, len(selected)+1)}
@@ -205,24 +220,24 @@ func Start(cfg Config) (_ *Lab, err error) {
 		sessionsPath = ""
 	}
 	if l.sessions, err = server.NewSessionLog(sessionsPath, 0); err != nil {
-		return nil, err
+		return nil, configError(err)
 	}
 	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath}
 	zone := dnslab.NewZone(cfg.Zone+".", DNSTTL)
 	for i, sc := range selected {
 		site, serr := l.site(sc, cfg, seed, addrs[i], zone)
 		if serr != nil {
-			return nil, serr
+			return nil, configError(serr)
 		}
 		layout.Scenarios = append(layout.Scenarios, site)
 	}
 	extra, err := dnslab.ParseRecords(cfg.Zone+".", cfg.Records, DNSTTL)
 	if err != nil {
-		return nil, err
+		return nil, configError(err)
 	}
 	zone.Add(extra...)
 	if err := zone.Validate(); err != nil {
-		return nil, err
+		return nil, configError(err)
 	}
 	if l.dns, err = dnslab.Start(cfg.DNS, zone, cfg.Logger.With("component", "dns")); err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, os.ErrPermission) {
@@ -235,7 +250,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 	for i, site := range layout.Scenarios {
 		srv, serr := l.newServer(site, cfg)
 		if serr != nil {
-			return nil, serr
+			return nil, configError(serr)
 		}
 		l.servers = append(l.servers, srv)
 		ln := listeners[i]

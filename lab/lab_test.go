@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,9 @@ func TestLayoutAndDNS(t *testing.T) {
 	}
 	for _, s := range layout.Scenarios {
 		t.Run(s.Name, func(t *testing.T) {
+			if p := portString(s); strconv.Itoa(layout.PortFor(s.MX)) != p || strconv.Itoa(got.PortFor(s.MX+".")) != p {
+				t.Errorf("PortFor(%s) = %d (manifest: %d), want %s", s.MX, layout.PortFor(s.MX), got.PortFor(s.MX+"."), p)
+			}
 			if !strings.HasSuffix(s.MX, "."+s.Domain) || s.Domain != s.Name+".mxlab.test" {
 				t.Errorf("names %s %s", s.Domain, s.MX)
 			}
@@ -100,6 +104,9 @@ func TestLayoutAndDNS(t *testing.T) {
 				}
 			}
 		})
+	}
+	if p := layout.PortFor("mx.example.org"); p != 0 {
+		t.Errorf("PortFor of a foreign host = %d", p)
 	}
 	sni, _ := layout.Site("sni-reject")
 	if !regexp.MustCompile(`^_dc-mx\.[0-9a-f]{12}\.sni-reject\.mxlab\.test$`).MatchString(sni.MX) || sni.Host != "mail.sni-reject.mxlab.test" {

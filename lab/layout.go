@@ -84,6 +84,19 @@ func (l *Layout) Site(name string) (*Site, error) {
 	return nil, fmt.Errorf("lab: %w %q (running: %s)", scenarios.ErrUnknown, name, strings.Join(names, ", "))
 }
 
+// PortFor returns the port of the listener behind an MX host name, 0 for
+// a name that is no scenario's MX: senders aimed at the lab need it in
+// the one-port-per-scenario layout, where every MX resolves to 127.0.0.1.
+func (l *Layout) PortFor(mx string) int {
+	mx = strings.TrimSuffix(mx, ".")
+	for _, s := range l.Scenarios {
+		if strings.EqualFold(s.MX, mx) {
+			return int(s.addr.Port())
+		}
+	}
+	return 0
+}
+
 // Addressing says where SMTP listeners go.
 type Addressing struct {
 	// Host is the address of every listener in the one-port-per-scenario

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -70,11 +69,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Timeout = 10 * time.Second
 	}
 	res := &Result{Profiles: opts.Profiles}
-	ports := map[string]int{}
 	sites := map[string]*lab.Site{}
 	for _, s := range opts.Layout.Scenarios {
-		port, _ := strconv.Atoi(portOf(s.SMTP))
-		ports[s.MX] = port
 		sites[s.Name] = s
 	}
 	for _, sc := range opts.Scenarios {
@@ -108,7 +104,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			to := "postmaster@" + p.Name + "." + sites[sc.Name].Domain
 			rep, err := sender.Send(ctx, sender.Options{
 				Profile: p, To: to, Resolver: resolver, Roots: opts.Roots, Timeout: opts.Timeout,
-				PortFor: func(mx string) int { return ports[mx] },
+				PortFor: opts.Layout.PortFor,
 			})
 			if err != nil {
 				cell.Outcome, cell.Reason = "error", err.Error()
@@ -181,13 +177,4 @@ func profileByName(all []*profiles.Profile, name string) *profiles.Profile {
 		}
 	}
 	return nil
-}
-
-func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i+1:]
-		}
-	}
-	return ""
 }

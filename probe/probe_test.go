@@ -2,8 +2,6 @@ package probe
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -21,13 +19,8 @@ func TestProbeAgainstLab(t *testing.T) {
 	}
 	defer l.Close()
 	pc, _ := profiles.Builtin()
-	ports := map[string]int{}
-	for _, s := range l.Layout().Scenarios {
-		_, p, _ := net.SplitHostPort(s.SMTP)
-		ports[s.MX], _ = strconv.Atoi(p)
-	}
 	base := sender.Options{Resolver: &sender.Resolver{Addr: l.Layout().DNS}, Roots: l.CA().CAPool(),
-		Timeout: 5 * time.Second, PortFor: func(mx string) int { return ports[mx] }}
+		Timeout: 5 * time.Second, PortFor: l.Layout().PortFor}
 	res := Run(context.Background(), Options{Domain: "x.tlsa-mismatch.mxlab.test", Profiles: pc.All(), Base: base})
 	if !res.ResolverValidates {
 		t.Fatal("the lab's DNS sets AD on '. NS'")

@@ -100,6 +100,8 @@ type attempt struct {
 	// clearAfterAlert: the profile reconnects at once and delivers in
 	// plaintext after a failed handshake (Exim's tls_tempfail_tryclear).
 	clearAfterAlert bool
+	// failure is what ended the attempt, "" while it goes on.
+	failure profiles.Failure
 }
 
 func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
@@ -182,7 +184,7 @@ func (a *attempt) run(ctx context.Context) {
 	defer tc.Close()
 	c = newClient(tc, a.opts.Timeout, &a.rep.Transcript)
 	if !a.verify(tc) {
-		if a.p.On[a.lastFailure()].QuitAfterHandshake {
+		if a.p.On[a.failure].QuitAfterHandshake {
 			c.send("QUIT")
 		}
 		return
@@ -597,11 +599,10 @@ func (a *attempt) react(f profiles.Failure, reply string) bool {
 	return false
 }
 
-func (a *attempt) lastFailure() profiles.Failure { return profiles.Failure(a.rep.Reason) }
-
 // finish sets the outcome from the profile's reaction to f.
 func (a *attempt) finish(f profiles.Failure, reason, detail string) {
 	r := a.p.On[f]
+	a.failure = f
 	a.rep.Outcome, a.rep.Reason = r.Outcome, reason
 	a.rep.Later = append(a.rep.Later, r.Later...)
 	a.rep.BounceText = a.render(r.Message)

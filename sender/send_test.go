@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,15 +71,10 @@ func sendTo(t *testing.T, prof, scenario string, edit func(*sender.Options)) *se
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports := map[string]int{}
-	for _, s := range l.Layout().Scenarios {
-		_, p, _ := net.SplitHostPort(s.SMTP)
-		ports[s.MX], _ = strconv.Atoi(p)
-	}
 	opts := sender.Options{
 		Profile: profile(t, prof), To: "postmaster@" + prof + "." + site.Domain,
 		Resolver: &sender.Resolver{Addr: l.Layout().DNS}, Roots: l.CA().CAPool(), Timeout: 5 * time.Second,
-		PortFor: func(mx string) int { return ports[mx] },
+		PortFor: l.Layout().PortFor,
 	}
 	if edit != nil {
 		edit(&opts)

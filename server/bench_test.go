@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"net"
 	"testing"
-
-	"github.com/mxlab/mxlab/internal/smtpexpect"
 )
 
 // BenchmarkSessionPlain is one whole plaintext delivery through the wire
@@ -13,9 +11,7 @@ import (
 func BenchmarkSessionPlain(b *testing.B) {
 	ts := startScenario(b, "baseline", nil)
 	for b.Loop() {
-		d := smtpexpect.Dial(b, ts.addr)
-		d.Expect(220)
-		d.Cmd("EHLO client.example", 250)
+		d := ts.greeted(b)
 		d.Cmd("MAIL FROM:<a@client.example>", 250)
 		d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
 		d.Cmd("DATA", 354)
@@ -33,9 +29,7 @@ func BenchmarkSTARTTLSLab(b *testing.B) {
 	ts := startScenario(b, "baseline", nil)
 	cfg := clientTLS(ts, ts.mx)
 	for b.Loop() {
-		d := smtpexpect.Dial(b, ts.addr)
-		d.Expect(220)
-		d.Cmd("EHLO client.example", 250)
+		d := ts.greeted(b)
 		d.Cmd("STARTTLS", 220)
 		if err := d.StartTLS(cfg); err != nil {
 			b.Fatal(err)
@@ -76,9 +70,7 @@ func BenchmarkAlert(b *testing.B) {
 	hello := readHello(b, "openssl-default")
 	buf := make([]byte, 16)
 	for b.Loop() {
-		d := smtpexpect.Dial(b, ts.addr)
-		d.Expect(220)
-		d.Cmd("EHLO client.example", 250)
+		d := ts.greeted(b)
 		d.Cmd("STARTTLS", 220)
 		d.Conn.Write(hello)
 		d.Conn.(*net.TCPConn).Read(buf)

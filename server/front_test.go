@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -53,9 +54,7 @@ func TestBannerAndEHLO(t *testing.T) {
 
 func TestDeliveryRecorded(t *testing.T) {
 	ts := startScenario(t, "baseline", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	if got := d.Cmd("MAIL FROM:<a@client.example>", 250)[0]; got != "250 2.1.0 Ok" {
 		t.Errorf("MAIL reply %q", got)
 	}
@@ -88,9 +87,7 @@ func TestDeliveryRecorded(t *testing.T) {
 
 func TestSTARTTLS(t *testing.T) {
 	ts := startScenario(t, "baseline", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	if got := d.Cmd("STARTTLS", 220)[0]; got != "220 2.0.0 Ready to start TLS" {
 		t.Errorf("STARTTLS reply %q", got)
 	}
@@ -122,9 +119,7 @@ func TestSTARTTLS(t *testing.T) {
 
 func TestNotOffered(t *testing.T) {
 	ts := startScenario(t, "no-starttls", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	if got := d.Cmd("STARTTLS", 503)[0]; got != "503 5.5.0 TLS not available" {
 		t.Errorf("STARTTLS reply %q", got)
 	}
@@ -156,9 +151,7 @@ func TestAlerts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.scenario+"/"+tt.wantErr[strings.LastIndex(tt.wantErr, ":")+2:], func(t *testing.T) {
 			ts := startScenario(t, tt.scenario, nil)
-			d := smtpexpect.Dial(t, ts.addr)
-			d.Expect(220)
-			d.Cmd("EHLO client.example", 250)
+			d := ts.greeted(t)
 			d.Cmd("STARTTLS", 220)
 			err := d.StartTLS(&tls.Config{ServerName: tt.sni, InsecureSkipVerify: true, MaxVersion: tt.maxVersion, MinVersion: tt.minVersion})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -184,9 +177,7 @@ func TestSNIRejectAcceptableName(t *testing.T) {
 	for _, sni := range []string{"", "mail.sni-reject.mxlab.test"} {
 		t.Run("sni="+sni, func(t *testing.T) {
 			ts := startScenario(t, "sni-reject", nil)
-			d := smtpexpect.Dial(t, ts.addr)
-			d.Expect(220)
-			d.Cmd("EHLO client.example", 250)
+			d := ts.greeted(t)
 			d.Cmd("STARTTLS", 220)
 			if err := d.StartTLS(&tls.Config{ServerName: sni, RootCAs: ts.ca, InsecureSkipVerify: sni == ""}); err != nil {
 				t.Fatal(err)
@@ -203,9 +194,7 @@ func TestSNIRejectAcceptableName(t *testing.T) {
 func TestLegacyAnonymousVerdict(t *testing.T) {
 	hello := readHello(t, "openssl-adh-tls1_2")
 	ts := startScenario(t, "no-shared-cipher", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	d.Cmd("STARTTLS", 220)
 	if _, err := d.Conn.Write(hello); err != nil {
 		t.Fatal(err)
@@ -264,9 +253,7 @@ func TestSubmission(t *testing.T) {
 
 func TestPipeliningAndBDAT(t *testing.T) {
 	ts := startScenario(t, "sni-reject", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	// One write, as a pipelining client sends it (RFC 2920).
 	d.Send("MAIL FROM:<a@client.example>\r\nRCPT TO:<b@sni-reject.mxlab.test>\r\nBDAT 5\r\nhelloBDAT 8 LAST\r\n world") // Send adds the chunk's CRLF
 	for _, want := range []string{"250 OK", "250 Accepted", "250 5 byte chunk received"} {
@@ -317,9 +304,7 @@ func TestGarbageAfterSTARTTLS(t *testing.T) {
 	for _, scenario := range []string{"baseline", "no-shared-cipher", "sni-reject"} {
 		t.Run(scenario, func(t *testing.T) {
 			ts := startScenario(t, scenario, nil)
-			d := smtpexpect.Dial(t, ts.addr)
-			d.Expect(220)
-			d.Cmd("EHLO client.example", 250)
+			d := ts.greeted(t)
 			d.Cmd("STARTTLS", 220)
 			d.Send("EHLO again")
 			d.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -343,9 +328,7 @@ func TestGarbageAfterSTARTTLS(t *testing.T) {
 // never answered inside TLS (CVE-2011-0411).
 func TestSTARTTLSInjection(t *testing.T) {
 	ts := startScenario(t, "baseline", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	d.Send("STARTTLS\r\nRSET")
 	d.Expect(220)
 	if err := d.StartTLS(clientTLS(ts, ts.mx)); err != nil {
@@ -397,9 +380,7 @@ func TestAdvertisedExtensionsAccepted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
 			ts := startScenario(t, tt.scenario, nil)
-			d := smtpexpect.Dial(t, ts.addr)
-			d.Expect(220)
-			d.Cmd("EHLO client.example", 250)
+			d := ts.greeted(t)
 			d.Cmd(tt.mail, 250)
 			d.Cmd(tt.rcpt, 250)
 			d.Cmd("QUIT", 221)
@@ -412,14 +393,31 @@ func TestAdvertisedExtensionsAccepted(t *testing.T) {
 // STARTTLS holds a stray 0x0a and more binary after it).
 func TestPartialLineFlushes(t *testing.T) {
 	ts := startScenario(t, "no-starttls", nil)
-	d := smtpexpect.Dial(t, ts.addr)
-	d.Expect(220)
-	d.Cmd("EHLO client.example", 250)
+	d := ts.greeted(t)
 	d.Cmd("STARTTLS", 503)
 	if _, err := d.Conn.Write([]byte("\x16\x03\x01\x00\x0a\x01\x02\x03")); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := d.Reply(); code != 500 {
 		t.Errorf("reply %d to a partial binary line, want sendmail's 500", code)
+	}
+}
+
+func TestQueueIDShapes(t *testing.T) {
+	for _, tt := range []struct {
+		style scenarios.QueueIDStyle
+		re    string
+	}{
+		{scenarios.QueueIDPostfix, `^[0-9A-F]{11}$`},                              // 4A3F9984092
+		{scenarios.QueueIDSendmail, `^[0-9A-Za-z]{8}[0-9]{6}$`},                   // 6AMK0XQk023259
+		{scenarios.QueueIDExim, `^[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}$`}, // 1xVDXP-00028Z-0n
+	} {
+		got := formatQueueID(tt.style, 0xabcdef, 42)
+		if !regexp.MustCompile(tt.re).MatchString(got) {
+			t.Errorf("%s: %q does not look like %s", tt.style, got, tt.re)
+		}
+		if got == formatQueueID(tt.style, 0xabcdef, 43) {
+			t.Errorf("%s: two messages got one id %q", tt.style, got)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/internal/smtpexpect"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -138,4 +139,13 @@ func clientTLS(ts *testServer, serverName string) *tls.Config {
 
 func certsSpec(name string) certs.LeafSpec {
 	return certs.LeafSpec{Name: name, DNSNames: []string{name}, Key: certs.ECDSAP256}
+}
+
+// greeted opens a dialogue past the banner and EHLO.
+func (ts *testServer) greeted(t testing.TB) *smtpexpect.Dialogue {
+	t.Helper()
+	d := smtpexpect.Dial(t, ts.addr)
+	d.Expect(220)
+	d.Cmd("EHLO client.example", 250)
+	return d
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/mxlab/mxlab/scenarios"
 )
@@ -19,12 +18,11 @@ func encode62(n uint64, width int) string {
 	return string(b)
 }
 
-// formatQueueID renders a run tag (6 hex digits) and a sequence number in
-// the shape of a real server's queue ids, so that users and normalising
-// tests see the same shapes as from the real server.
-func formatQueueID(style scenarios.QueueIDStyle, tag string, seq uint32) string {
-	var t uint64
-	fmt.Sscanf(tag, "%x", &t)
+// formatQueueID renders a run tag (24 bits) and a sequence number in the
+// shape of a real server's queue ids, so that users and normalising tests
+// see the same shapes as from the real server.
+func formatQueueID(style scenarios.QueueIDStyle, tag, seq uint32) string {
+	t := uint64(tag)
 	switch style {
 	case scenarios.QueueIDSendmail:
 		// e.g. 6AMK0XQk023259: 8 characters of date and time, 6 digits.
@@ -34,5 +32,5 @@ func formatQueueID(style scenarios.QueueIDStyle, tag string, seq uint32) string 
 		return encode62(t, 6) + "-" + encode62(uint64(seq), 6) + "-" + encode62(uint64(seq>>12), 2)
 	}
 	// Postfix: upper-case hex of variable length, 11 digits typical.
-	return strings.ToUpper(fmt.Sprintf("%s%05X", tag, seq&0xfffff))
+	return fmt.Sprintf("%06X%05X", tag, seq&0xfffff)
 }

@@ -101,7 +101,7 @@ type Server struct {
 	smtp     *smtp.Server
 	backends *pipeListener
 	queueSeq atomic.Uint32
-	queueTag string
+	queueTag uint32 // random per server, so queue ids differ across runs
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
@@ -141,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	var tag [3]byte
 	_, _ = rand.Read(tag[:])
-	s.queueTag = fmt.Sprintf("%02X%02X%02X", tag[0], tag[1], tag[2])
+	s.queueTag = uint32(tag[0])<<16 | uint32(tag[1])<<8 | uint32(tag[2])
 
 	s.smtp = smtp.NewServer(&backend{srv: s})
 	s.smtp.Domain = cfg.Host

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/scenarios"
 )
 
 // Exit codes (sysexits.h, as DESIGN.md fixes them).
@@ -54,11 +55,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintln(stderr, "mxlab:", err)
 	switch {
-	case errors.Is(err, errConfig):
+	case errors.Is(err, errConfig), errors.Is(err, lab.ErrConfig):
 		return exitConfig
 	case errors.Is(err, lab.ErrBind):
 		return exitOSErr
-	case errors.Is(err, errUsage) || isFlagError(err):
+	case errors.Is(err, errUsage) || isFlagError(err) || errors.Is(err, scenarios.ErrUnknown):
 		if cmd != nil {
 			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}

@@ -267,3 +267,28 @@ func TestExplainCommand(t *testing.T) {
 		t.Errorf("blank text: exit %d, want 64", code)
 	}
 }
+
+// TestServeConfigErrors: mistakes only the lab can see still exit 78 (bad
+// configuration) or 64 (an unknown name), with a message naming them.
+func TestServeConfigErrors(t *testing.T) {
+	base := []string{"serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"), "--smtp-net", "127.0.6.0/24"}
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"--zone", "bad_zone!"}, 78, `zone "bad_zone!" is not a domain name`},
+		{[]string{"--smtp-net", "nonsense"}, 78, "smtp net"},
+		{[]string{"--record", "x A 1.2.3"}, 78, `records[0] "x A 1.2.3"`},
+		{[]string{"--scenario", "nope"}, 64, `unknown name "nope" (valid: baseline`},
+		{[]string{"--state-dir", "/proc/nope/x"}, 78, "state dir"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, errOut := mxlab(t, append(append([]string{}, base...), tt.args...)...)
+			if code != tt.code || !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("exit %d, want %d; stderr %q lacks %q", code, tt.code, errOut, tt.stderr)
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -131,13 +130,7 @@ func useLab(opts *sender.Options, layout *lab.Layout) error {
 		return err
 	}
 	opts.Roots = roots
-	ports := map[string]int{}
-	for _, s := range layout.Scenarios {
-		if p, err := strconv.Atoi(portOf(s.SMTP)); err == nil {
-			ports[s.MX] = p
-		}
-	}
-	opts.PortFor = func(mx string) int { return ports[mx] }
+	opts.PortFor = layout.PortFor
 	return nil
 }
 

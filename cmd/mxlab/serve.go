@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -110,14 +110,15 @@ func printReady(w io.Writer, layout *lab.Layout) {
 	for _, s := range layout.Scenarios {
 		fmt.Fprintf(w, "  %-17s %s\n", s.Name, TryCommand(s))
 	}
-	fmt.Fprintf(w, "\n  dig @%s -p %s +dnssec MX %s\n", hostOf(layout.DNS), portOf(layout.DNS), layout.Scenarios[0].Domain)
+	dnsHost, dnsPort, _ := net.SplitHostPort(layout.DNS)
+	fmt.Fprintf(w, "\n  dig @%s -p %s +dnssec MX %s\n", dnsHost, dnsPort, layout.Scenarios[0].Domain)
 	fmt.Fprintln(w, "\nStop with Ctrl-C.")
 }
 
 // TryCommand is a command line that shows a site's behaviour with a
 // common client.
 func TryCommand(s *lab.Site) string {
-	host, port := hostOf(s.SMTP), portOf(s.SMTP)
+	host, port, _ := net.SplitHostPort(s.SMTP)
 	sc := s.Scenario()
 	switch {
 	case sc != nil && sc.Kind == scenarios.KindSubmission:
@@ -126,22 +127,6 @@ func TryCommand(s *lab.Site) string {
 		return fmt.Sprintf("swaks --server %s --port %s --to postmaster@%s --tls-optional", host, port, s.Domain)
 	}
 	return fmt.Sprintf("openssl s_client -starttls smtp -connect %s:%s -servername %s -brief", host, port, s.MX)
-}
-
-func hostOf(addr string) string {
-	i := strings.LastIndex(addr, ":")
-	if i < 0 {
-		return addr
-	}
-	return strings.Trim(addr[:i], "[]")
-}
-
-func portOf(addr string) string {
-	i := strings.LastIndex(addr, ":")
-	if i < 0 {
-		return ""
-	}
-	return addr[i+1:]
 }
 
 func isTerminal(w io.Writer) bool {
