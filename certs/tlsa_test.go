@@ -5,16 +5,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/mxlab/mxlab/internal/realpeer"
 )
 
 // TestTLSAMatchesOpenSSL computes each selector/matching combination with
 // the openssl command line, the way admins compute TLSA records, and
 // compares it with ours.
 func TestTLSAMatchesOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl not found: apt-get install -y openssl")
-	}
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
 	s, err := Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

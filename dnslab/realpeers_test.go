@@ -4,30 +4,15 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-)
 
-// realPeer returns the path of a real DNS client, failing the test when it
-// is missing unless MXLAB_SKIP_REAL_PEERS=1, so that CI cannot pass without
-// having checked against real software.
-func realPeer(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("MXLAB_SKIP_REAL_PEERS") == "1" {
-		t.Skipf("%s not installed and MXLAB_SKIP_REAL_PEERS=1", name)
-	}
-	t.Fatalf("%s not installed: apt-get install -y dnsutils knot-dnsutils (or set MXLAB_SKIP_REAL_PEERS=1 to skip)", name)
-	return ""
-}
+	"github.com/mxlab/mxlab/internal/realpeer"
+)
 
 // digOutput is what the tests read from dig's and kdig's full output.
 type digOutput struct {
@@ -128,11 +113,11 @@ func TestRealClients(t *testing.T) {
 	}
 
 	clients := []struct {
-		name string
+		peer realpeer.Peer
 		args []string // how the client is told the port, one try and a short timeout
 		asks []ask
 	}{
-		{"dig", []string{"-p", port, "+time=2", "+tries=1"}, append(slices.Clone(common),
+		{realpeer.Dig, []string{"-p", port, "+time=2", "+tries=1"}, append(slices.Clone(common),
 			// dig sets AD in queries by default (+adflag); without it
 			// and without DO, no AD comes back.
 			ask{"no ad without do or ad", []string{"+noadflag", "mx", "sni-reject.mxlab.test"}, "NOERROR", "qr aa rd ra", mxAnswer},
@@ -141,15 +126,15 @@ func TestRealClients(t *testing.T) {
 			// TCP after TC and prints all of it.
 			ask{"truncated then tcp", []string{"+noedns", "txt", "big.mxlab.test"}, "NOERROR", "qr aa rd ra ad", nil},
 		)},
-		{"kdig", []string{"-p", port, "+time=2", "+retry=0"}, append(slices.Clone(common),
+		{realpeer.Kdig, []string{"-p", port, "+time=2", "+retry=0"}, append(slices.Clone(common),
 			// kdig, like dig, sets AD in queries by default.
 			ask{"no ad without do or ad", []string{"+noadflag", "mx", "sni-reject.mxlab.test"}, "NOERROR", "qr aa rd ra", mxAnswer},
 			ask{"ad for the ad flag alone", []string{"+adflag", "mx", "sni-reject.mxlab.test"}, "NOERROR", "qr aa rd ra ad", mxAnswer},
 		)},
 	}
 	for _, c := range clients {
-		t.Run(c.name, func(t *testing.T) {
-			path := realPeer(t, c.name)
+		t.Run(c.peer.Name, func(t *testing.T) {
+			path := realpeer.Need(t, c.peer)
 			for _, a := range c.asks {
 				t.Run(a.name, func(t *testing.T) {
 					ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -158,7 +143,7 @@ func TestRealClients(t *testing.T) {
 					cmd := exec.CommandContext(ctx, path, args...)
 					out, err := cmd.CombinedOutput()
 					if err != nil {
-						t.Fatalf("%s %s: %v\n%s", c.name, strings.Join(args, " "), err, out)
+						t.Fatalf("%s %s: %v\n%s", c.peer.Name, strings.Join(args, " "), err, out)
 					}
 					d := parseDig(t, string(out))
 					if d.status != a.status {
@@ -175,7 +160,7 @@ func TestRealClients(t *testing.T) {
 						t.Errorf("answer %q, want %q", d.answer, a.answer)
 					}
 					if t.Failed() {
-						t.Logf("%s %s:\n%s", c.name, strings.Join(args, " "), out)
+						t.Logf("%s %s:\n%s", c.peer.Name, strings.Join(args, " "), out)
 					}
 				})
 			}

@@ -24,7 +24,9 @@
 // directories listed in <TMPDIR>/mxlab-interop-<pid>.pids.
 //
 // The table it prints (Markdown) is the measured fidelity of the postfix-*
-// profiles. Real peers that are missing fail the test with the command
-// that installs them, unless MXLAB_SKIP_REAL_PEERS=1; MXLAB_FIDELITY_REPORT
-// names a file for a copy of the table.
+// profiles. A real peer that is missing ends the test as the suite's
+// real-peer policy says (internal/realpeer: MXLAB_REAL_PEERS=require fails
+// it with the command that installs the peer, auto skips it, off skips
+// every such test); MXLAB_FIDELITY_REPORT names a file for a copy of the
+// table.
 package interop

@@ -3,7 +3,6 @@ package interop
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/server"
 	"github.com/mxlab/mxlab/tlsalert"
 )
@@ -203,22 +203,10 @@ type clientRow struct {
 // against what the client saw.
 func runClientCells(t *testing.T, w *world, sites []*realSite, zone string) []*clientRow {
 	t.Helper()
-	swaks, err := exec.LookPath("swaks")
-	if err != nil {
-		skipOrFail(t, "interop: swaks is not installed", "apt-get install -y swaks libnet-ssleay-perl")
-	}
-	finger, err := exec.LookPath("posttls-finger")
-	if err != nil {
-		skipOrFail(t, "interop: posttls-finger is not installed", installHint)
-	}
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		skipOrFail(t, "interop: openssl is not installed", "apt-get install -y openssl")
-	}
-	gnutls, err := exec.LookPath("gnutls-cli")
-	if err != nil {
-		skipOrFail(t, "interop: gnutls-cli is not installed", "apt-get install -y gnutls-bin")
-	}
+	swaks := realpeer.Need(t, realpeer.Swaks)
+	finger := realpeer.Need(t, realpeer.PosttlsFinger)
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
+	gnutls := realpeer.Need(t, realpeer.GnuTLSCli)
 	mailConfig := t.TempDir()
 	mainCF := "compatibility_level = 3.6\ninet_protocols = ipv4\nsmtp_dns_support_level = dnssec\nsmtp_host_lookup = dns\n"
 	if err := os.WriteFile(filepath.Join(mailConfig, "main.cf"), []byte(mainCF), 0o644); err != nil {

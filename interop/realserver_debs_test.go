@@ -28,7 +28,7 @@ func debDir(t *testing.T) string {
 // unpackDebs unpacks Debian packages (dpkg -x) into a fresh root and
 // returns it. A package that is neither in debDir nor downloadable fails
 // the test with the command that fetches it, unless
-// MXLAB_SKIP_REAL_PEERS=1.
+// internal/realpeer's policy says otherwise.
 func unpackDebs(t *testing.T, pkgs ...string) string {
 	t.Helper()
 	dir := debDir(t)

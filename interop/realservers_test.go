@@ -3,7 +3,6 @@ package interop
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 )
 
@@ -192,12 +192,10 @@ func sideDiffs(lab, real Side) []string {
 // checked against the lab's session record of it (ClientHello and SNI,
 // alert_sent, tls).
 func TestFidelityRealServers(t *testing.T) {
+	realpeer.Enabled(t)
 	began := time.Now()
 	tools := needPostfix(t)
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		skipOrFail(t, "interop: openssl is not installed", "apt-get install -y openssl")
-	}
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
 
 	const zone = "mxlab.test"
 	sites := []*realSite{

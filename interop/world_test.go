@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/server"
 )
@@ -31,16 +32,12 @@ const nsPrefix = "mxlab-interop-"
 // does the same without starting a system Postfix).
 const installHint = "run scripts/install-test-deps.sh (apt-get install -y iproute2 postfix)"
 
-// skipOrFail ends a test that cannot run here: what is missing and the
-// hint that fixes it. It fails unless MXLAB_SKIP_REAL_PEERS=1, so CI
-// cannot pass without having measured the real peers
-// (lab/realpeers_peer_test.go has the same rule).
+// skipOrFail ends a test that cannot run here, with what is missing and
+// the hint that fixes it, as the suite's real-peer policy says
+// (internal/realpeer).
 func skipOrFail(t *testing.T, what, hint string) {
 	t.Helper()
-	if os.Getenv("MXLAB_SKIP_REAL_PEERS") == "1" {
-		t.Skipf("%s and MXLAB_SKIP_REAL_PEERS=1", what)
-	}
-	t.Fatalf("%s: %s (or set MXLAB_SKIP_REAL_PEERS=1 to skip)", what, hint)
+	realpeer.Require(t, false, what, hint)
 }
 
 // world is a private network namespace with `mxlab serve` inside it, in
@@ -68,12 +65,7 @@ func newWorld(t *testing.T) *world {
 // --record` (zone-file lines, names relative to the lab's zone).
 func newWorldWith(t *testing.T, records func(stateDir string) []string) *world {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "interop: needs root (ip netns add)", "run the test as root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		skipOrFail(t, "interop: ip not installed", installHint)
-	}
+	realpeer.NeedNetns(t)
 	sweep(t)
 	w := &world{ns: nsPrefix + strconv.Itoa(os.Getpid()), pids: &pidFile{path: pidFilePath(os.Getpid())}}
 	t.Cleanup(func() { _ = os.Remove(w.pids.path) })

@@ -1,9 +1,6 @@
 package lab_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -20,89 +17,9 @@ import (
 	"github.com/mxlab/mxlab/server"
 )
 
-// installHint is the one command that installs every real peer these tests
-// drive (scripts/install-test-deps.sh does the same with care for Postfix).
-const installHint = "apt-get install -y openssl gnutls-bin swaks postfix"
-
-// peerTimeout bounds one run of a real client.
+// peerTimeout bounds one run of a real client: a deadline for a hung
+// client, never a measurement.
 const peerTimeout = 15 * time.Second
-
-// realPeer returns the path of a real peer program, failing the test when
-// it is missing unless MXLAB_SKIP_REAL_PEERS=1, so that CI cannot pass
-// without having checked the lab against real software.
-func realPeer(t *testing.T, name string) string {
-	t.Helper()
-	if path, err := exec.LookPath(name); err == nil {
-		return path
-	}
-	// Postfix's programs live in /usr/sbin, which a non-root PATH lacks.
-	if path := filepath.Join("/usr/sbin", name); isExecutable(path) {
-		return path
-	}
-	skipOrFail(t, name+" not installed", installHint)
-	return ""
-}
-
-// needNetns fails (or skips) a test that needs a network namespace where
-// none can be made.
-func needNetns(t *testing.T) {
-	t.Helper()
-	if err := netns.Available(); err != nil {
-		skipOrFail(t, err.Error(), "the reference servers run in a network namespace")
-	}
-}
-
-// skipOrFail ends a test that cannot run here: what is missing, and the
-// hint that fixes it.
-func skipOrFail(t *testing.T, what, hint string) {
-	t.Helper()
-	if os.Getenv("MXLAB_SKIP_REAL_PEERS") == "1" {
-		t.Skipf("%s and MXLAB_SKIP_REAL_PEERS=1", what)
-	}
-	t.Fatalf("%s: %s (or set MXLAB_SKIP_REAL_PEERS=1 to skip)", what, hint)
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-// peerRun is what a real client printed and its exit status. stdout and
-// stderr are kept apart: s_client buffers stdout, so a combined stream
-// could cut a line of one with a line of the other.
-type peerRun struct {
-	stdout, stderr string
-	code           int
-}
-
-// all is everything the client printed, stdout first.
-func (p peerRun) all() string { return p.stdout + p.stderr }
-
-// runPeer runs a real client to its end, bounded by peerTimeout (the
-// context kills it by PID). stdin is /dev/null: clients that read it
-// (openssl s_client, gnutls-cli) see EOF and close once the handshake is
-// done.
-func runPeer(t *testing.T, env []string, name string, args ...string) peerRun {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %s: no end within %s:\n%s%s", filepath.Base(name), strings.Join(args, " "), peerTimeout, stdout.String(), stderr.String())
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("%s: %v", name, err)
-	}
-	run := peerRun{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
-	t.Logf("$ %s %s (exit %d)\n--- stdout\n%s--- stderr\n%s", filepath.Base(name), strings.Join(args, " "), run.code, run.stdout, run.stderr)
-	return run
-}
 
 // runPeerUntil runs a client that would wait forever (a peer that sends a
 // ClientHello to a server that reads it as SMTP lines) until its output

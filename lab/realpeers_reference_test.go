@@ -7,6 +7,7 @@ import (
 
 	"github.com/mxlab/mxlab/certs"
 	"github.com/mxlab/mxlab/internal/netns"
+	"github.com/mxlab/mxlab/internal/realpeer"
 )
 
 // refServer is a real server with the misconfiguration a scenario
@@ -47,7 +48,7 @@ func refCert(t *testing.T, name string, selfSigned bool) *certs.Leaf {
 // refuses the same SNIs as Exim with GnuTLS.
 func startGnuTLSServ(t *testing.T, ns *netns.NS) *refServer {
 	t.Helper()
-	bin := realPeer(t, "gnutls-serv")
+	bin := realpeer.Need(t, realpeer.GnuTLSServ)
 	leaf := refCert(t, "mail.sni-reject.mxlab.test", false)
 	// timeout leads: it makes its own process group, and that group is
 	// what the namespace kills at cleanup.
@@ -74,7 +75,7 @@ func startSServerSelfSigned(t *testing.T, ns *netns.NS, name string) *refServer 
 // stdin ends, so it reads an idle pipe.
 func startSServer(t *testing.T, ns *netns.NS, addr string, args ...string) *refServer {
 	t.Helper()
-	bin := realPeer(t, "openssl")
+	bin := realpeer.Need(t, realpeer.OpenSSL)
 	cmd := "sleep " + referenceTimeout + " | exec " + bin + " s_server -accept " + addr + " " + strings.Join(args, " ")
 	p := ns.Start(t, "timeout", referenceTimeout, "sh", "-c", cmd)
 	return waitRef(t, ns, p, addr)

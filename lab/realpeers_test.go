@@ -2,8 +2,8 @@
 // clients and MTA tools Debian ships (openssl s_client, gnutls-cli, swaks,
 // Postfix's posttls-finger), and the same ClientHello bytes sent to the lab
 // and to the real misconfigured servers (gnutls-serv, openssl s_server
-// -nocert) in one run. A missing tool fails the test with the command that
-// installs it, unless MXLAB_SKIP_REAL_PEERS=1.
+// -nocert) in one run. A missing tool ends the test as internal/realpeer's
+// policy says, with the command that installs it.
 //
 // Everything listens on 127.0.0.1 or inside a network namespace the test
 // made; every process is bounded in time and stopped by PID.
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mxlab/mxlab/internal/netns"
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/internal/smtpexpect"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/scenarios"
@@ -97,7 +98,7 @@ func sClientExpect(s *lab.Site, mode string, sni bool) sClientWant {
 // how it verified against the lab CA, and the session record the lab kept
 // of the same session (SNI, alert, TLS version, end).
 func TestRealPeersOpenSSL(t *testing.T) {
-	openssl := realPeer(t, "openssl")
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
 	l := startLab(t)
 	ca := l.Layout().CACert
 
@@ -149,7 +150,7 @@ func TestRealPeersOpenSSL(t *testing.T) {
 					args = append(args, m.args...)
 					t.Run(name, func(t *testing.T) {
 						since := mark(l)
-						run := runPeer(t, nil, openssl, args...)
+						run := realpeer.Run(t, realpeer.Cmd{Path: openssl, Args: args, Timeout: peerTimeout})
 						rec := nextRecord(t, l, since, s.Name)
 						checkSClient(t, run, rec, want, m.version)
 						checkSNI(t, rec, sni, s.MX)
@@ -162,29 +163,29 @@ func TestRealPeersOpenSSL(t *testing.T) {
 
 // checkSClient compares one s_client run and the lab's record of it with
 // what the scenario must show.
-func checkSClient(t *testing.T, run peerRun, rec server.Record, want sClientWant, version string) {
+func checkSClient(t *testing.T, run realpeer.Result, rec server.Record, want sClientWant, version string) {
 	t.Helper()
-	out := run.all()
+	out := run.All()
 	for _, text := range want.texts {
 		if !strings.Contains(out, text) {
 			t.Errorf("s_client did not print %q", text)
 		}
 	}
 	if want.alert != "" {
-		m := sClientAlertRE.FindStringSubmatchIndex(run.stdout)
+		m := sClientAlertRE.FindStringSubmatchIndex(run.Stdout)
 		if m == nil {
 			t.Fatalf("s_client -msg shows no alert record received")
 		}
-		got := run.stdout[m[2]:m[3]] + " " + run.stdout[m[8]:m[9]]
+		got := run.Stdout[m[2]:m[3]] + " " + run.Stdout[m[8]:m[9]]
 		if got != want.alert {
 			t.Errorf("alert record received: %s, want %s", got, want.alert)
 		}
 		// Nothing after the alert: no second record, no plaintext 550.
-		if rest := run.stdout[m[1]:]; strings.Contains(rest, "<<< ") {
+		if rest := run.Stdout[m[1]:]; strings.Contains(rest, "<<< ") {
 			t.Errorf("s_client received more after the alert:\n%s", rest)
 		}
-		if !strings.Contains(out, "New, (NONE), Cipher is (NONE)") || run.code == 0 {
-			t.Errorf("s_client exit %d; want a failed handshake", run.code)
+		if !strings.Contains(out, "New, (NONE), Cipher is (NONE)") || run.Code == 0 {
+			t.Errorf("s_client exit %d; want a failed handshake", run.Code)
 		}
 		code := want.alert[len(want.alert)-2:]
 		if rec.AlertSent == nil || fmt.Sprintf("%02x", rec.AlertSent.Code) != code || rec.AlertSent.Level != "fatal" {
@@ -207,8 +208,8 @@ func checkSClient(t *testing.T, run peerRun, rec server.Record, want sClientWant
 	if m := sClientVerifyRE.FindStringSubmatch(out); m == nil || m[1] != want.verify {
 		t.Errorf("Verify return code %q, want %q", m, want.verify)
 	}
-	if run.code != 0 {
-		t.Errorf("s_client exit %d, want 0", run.code)
+	if run.Code != 0 {
+		t.Errorf("s_client exit %d, want 0", run.Code)
 	}
 	wantVersion := strings.Replace(version, "TLSv", "TLS ", 1)
 	if rec.TLS == nil || rec.TLS.Version != wantVersion || rec.AlertSent != nil {
@@ -287,8 +288,8 @@ func testNoSTARTTLS(t *testing.T, l *lab.Lab, s *lab.Site, openssl string) {
 // it on openssl s_server with a self-signed certificate in the same run.
 // The record must say what the client did: it sent alert 48 and closed.
 func TestRealPeersOpenSSLClientAlert(t *testing.T) {
-	openssl := realPeer(t, "openssl")
-	needNetns(t)
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
+	realpeer.NeedNetns(t)
 	l := startLab(t)
 	s := site(t, l, "self-signed")
 	ns := netns.New(t)
@@ -297,16 +298,16 @@ func TestRealPeersOpenSSLClientAlert(t *testing.T) {
 		t.Run(s.Name+"/"+m.name, func(t *testing.T) {
 			// The reference: s_client in the namespace, straight TLS.
 			offset := ref.mark()
-			runPeer(t, nil, "ip", "netns", "exec", ns.Name, openssl, "s_client", "-connect", ref.addr,
-				"-CAfile", l.Layout().CACert, "-verify_return_error", m.flag)
+			realpeer.Run(t, realpeer.Cmd{Path: "ip", Args: []string{"netns", "exec", ns.Name, openssl, "s_client", "-connect", ref.addr,
+				"-CAfile", l.Layout().CACert, "-verify_return_error", m.flag}, Timeout: peerTimeout})
 			if !ref.logged("tlsv1 alert unknown ca", offset) || !ref.logged("SSL alert number 48", offset) {
 				t.Errorf("openssl s_server did not log the client's alert 48:\n%s", ref.since(offset))
 			}
 			// The lab.
 			since := mark(l)
-			run := runPeer(t, nil, openssl, "s_client", "-starttls", "smtp", "-connect", s.SMTP, "-servername", s.MX,
-				"-CAfile", l.Layout().CACert, "-verify_return_error", "-msg", m.flag)
-			if !strings.Contains(run.all(), "certificate verify failed") || !strings.Contains(run.stdout, "fatal unknown_ca") {
+			run := realpeer.Run(t, realpeer.Cmd{Path: openssl, Args: []string{"s_client", "-starttls", "smtp", "-connect", s.SMTP, "-servername", s.MX,
+				"-CAfile", l.Layout().CACert, "-verify_return_error", "-msg", m.flag}, Timeout: peerTimeout})
+			if !strings.Contains(run.All(), "certificate verify failed") || !strings.Contains(run.Stdout, "fatal unknown_ca") {
 				t.Errorf("s_client did not refuse the certificate with alert unknown_ca")
 			}
 			rec := nextRecord(t, l, since, s.Name)
@@ -324,7 +325,7 @@ func TestRealPeersOpenSSLClientAlert(t *testing.T) {
 // TestRealPeersGnuTLSCLI drives the scenarios with gnutls-cli
 // --starttls-proto=smtp, GnuTLS's own client.
 func TestRealPeersGnuTLSCLI(t *testing.T) {
-	gnutlsCLI := realPeer(t, "gnutls-cli")
+	gnutlsCLI := realpeer.Need(t, realpeer.GnuTLSCli)
 	l := startLab(t)
 	ca := l.Layout().CACert
 	cases := []struct {
@@ -368,16 +369,16 @@ func TestRealPeersGnuTLSCLI(t *testing.T) {
 			}
 			args = append(args, "127.0.0.1")
 			since := mark(l)
-			run := runPeer(t, nil, gnutlsCLI, args...)
+			run := realpeer.Run(t, realpeer.Cmd{Path: gnutlsCLI, Args: args, Timeout: peerTimeout})
 			for _, text := range c.texts {
-				if !strings.Contains(run.all(), text) {
+				if !strings.Contains(run.All(), text) {
 					t.Errorf("gnutls-cli did not print %q", text)
 				}
 			}
-			if run.code != c.exit {
-				t.Errorf("gnutls-cli exit %d, want %d", run.code, c.exit)
+			if run.Code != c.exit {
+				t.Errorf("gnutls-cli exit %d, want %d", run.Code, c.exit)
 			}
-			if c.scenario == "sni-reject" && !c.sni && !strings.Contains(run.stdout, "subject `CN="+s.Host+"'") {
+			if c.scenario == "sni-reject" && !c.sni && !strings.Contains(run.Stdout, "subject `CN="+s.Host+"'") {
 				t.Errorf("certificate subject is not CN=%s", s.Host)
 			}
 			rec := nextRecord(t, l, since, c.scenario)
@@ -459,7 +460,7 @@ func ehloKeywords(reply []string) []string {
 // transcript against the scenario's dialect: banner, EHLO keywords before
 // and after TLS, the replies to MAIL, RCPT and DATA, and the failures.
 func TestRealPeersSwaks(t *testing.T) {
-	swaks := realPeer(t, "swaks")
+	swaks := realpeer.Need(t, realpeer.Swaks)
 	l := startLab(t)
 	cases := []struct {
 		scenario string
@@ -503,11 +504,8 @@ func TestRealPeersSwaks(t *testing.T) {
 				args = append(args, "--tls-sni", s.MX)
 			}
 			since := mark(l)
-			run := runPeer(t, nil, swaks, args...)
-			if strings.Contains(run.all(), "requires Net::SSLeay") {
-				skipOrFail(t, "swaks cannot do TLS without Net::SSLeay", "apt-get install -y libnet-ssleay-perl")
-			}
-			out := run.all()
+			run := realpeer.Run(t, realpeer.Cmd{Path: swaks, Args: args, Timeout: peerTimeout})
+			out := run.All()
 			tr := parseSwaks(out)
 			for _, text := range c.texts {
 				if !strings.Contains(out, text) {
@@ -562,10 +560,10 @@ func TestRealPeersSwaks(t *testing.T) {
 						t.Errorf("reply to %s %q, want the %s dialect's %q", step.cmd, r, d.Name, tmpl)
 					}
 				}
-				if run.code != 0 {
-					t.Errorf("swaks exit %d, want 0 (delivered)", run.code)
+				if run.Code != 0 {
+					t.Errorf("swaks exit %d, want 0 (delivered)", run.Code)
 				}
-			} else if run.code == 0 {
+			} else if run.Code == 0 {
 				t.Errorf("swaks exit 0, want a failure")
 			}
 
@@ -600,7 +598,7 @@ func firstText(tr swaksTranscript) string {
 // levels (interop-recipe.md §5), which is the heart of the sni-reject
 // incident: it completes TLS with the origin where Gmail gets alert 47.
 func TestRealPeersPosttlsFinger(t *testing.T) {
-	finger := realPeer(t, "posttls-finger")
+	finger := realpeer.Need(t, realpeer.PosttlsFinger)
 	l := startLab(t)
 	ca := l.Layout().CACert
 	// posttls-finger reads main.cf (interop-recipe.md §8 pitfall 1). No
@@ -673,17 +671,17 @@ func TestRealPeersPosttlsFinger(t *testing.T) {
 				args = append(args, s.Host)
 			}
 			since := mark(l)
-			run := runPeer(t, env, finger, args...)
+			run := realpeer.Run(t, realpeer.Cmd{Path: finger, Args: args, Env: env, Timeout: peerTimeout})
 			r := strings.NewReplacer("{dest}", "127.0.0.1[127.0.0.1]:"+fmt.Sprint(s.Addr().Port()), "{mx}", s.MX, "{host}", s.Host)
 			for _, text := range c.texts {
-				if !strings.Contains(run.all(), r.Replace(text)) {
+				if !strings.Contains(run.All(), r.Replace(text)) {
 					t.Errorf("posttls-finger did not print %q", r.Replace(text))
 				}
 			}
-			if strings.Contains(run.all(), "TLS connection established") != c.tls {
+			if strings.Contains(run.All(), "TLS connection established") != c.tls {
 				t.Errorf("posttls-finger: TLS connection established = %v, want %v", !c.tls, c.tls)
 			}
-			if c.scenario == "no-starttls" && strings.Contains(run.all(), "STARTTLS") {
+			if c.scenario == "no-starttls" && strings.Contains(run.All(), "STARTTLS") {
 				t.Errorf("posttls-finger saw STARTTLS offered")
 			}
 			rec := nextRecord(t, l, since, c.scenario)
@@ -723,7 +721,7 @@ func TestRealPeersPosttlsFinger(t *testing.T) {
 // the ones captured from real clients (SNI rewritten to the lab's MX) and
 // one Go's crypto/tls makes live.
 func TestRealPeersSameBytes(t *testing.T) {
-	needNetns(t)
+	realpeer.NeedNetns(t)
 	l := startLab(t)
 	ns := netns.New(t)
 
@@ -880,8 +878,8 @@ func firstRecord(c net.Conn, hello []byte) []byte {
 // session is recorded with its reason, and the scenario's next client, a
 // real one, is served as usual.
 func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
-	openssl := realPeer(t, "openssl")
-	needNetns(t)
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
+	realpeer.NeedNetns(t)
 	l := startLab(t)
 	ns := netns.New(t)
 	gnutls := startGnuTLSServ(t, ns)
@@ -925,14 +923,14 @@ func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
 
 			// The next client is served.
 			since := mark(l)
-			run := runPeer(t, nil, openssl, "s_client", "-starttls", "smtp", "-connect", s.SMTP, "-noservername")
+			run := realpeer.Run(t, realpeer.Cmd{Path: openssl, Args: []string{"s_client", "-starttls", "smtp", "-connect", s.SMTP, "-noservername"}, Timeout: peerTimeout})
 			next := nextRecord(t, l, since, s.Name)
 			want := sClientExpect(s, "default", false)
 			if want.alert != "" {
-				if !strings.Contains(run.all(), want.texts[len(want.texts)-1]) || alertCode(next) == 0 {
+				if !strings.Contains(run.All(), want.texts[len(want.texts)-1]) || alertCode(next) == 0 {
 					t.Errorf("next client: no %q", want.texts[len(want.texts)-1])
 				}
-			} else if next.TLS == nil || !strings.Contains(run.stdout, "New, TLSv1.3") {
+			} else if next.TLS == nil || !strings.Contains(run.Stdout, "New, TLSv1.3") {
 				t.Errorf("next client: handshake did not complete (record tls %+v)", next.TLS)
 			}
 		})

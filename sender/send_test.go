@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/profiles"
 	"github.com/mxlab/mxlab/sender"
@@ -216,13 +217,7 @@ func TestNetworkFailures(t *testing.T) {
 // sendmail) behind a plaintext STARTTLS front: postfix-may, whose OpenSSL
 // offers aNULL suites, is reported delivered over anonymous TLS, inferred.
 func TestAnonymousInference(t *testing.T) {
-	if os.Getenv("MXLAB_SKIP_REAL_PEERS") == "1" {
-		t.Skip("MXLAB_SKIP_REAL_PEERS=1")
-	}
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Fatal("openssl not installed: apt-get install -y openssl (or set MXLAB_SKIP_REAL_PEERS=1 to skip)")
-	}
+	openssl := realpeer.Need(t, realpeer.OpenSSL)
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
