@@ -45,6 +45,8 @@ need knot-dnsutils -- has kdig
 need iproute2 -- has ip
 need util-linux -- has unshare
 need postfix -- has posttls-finger
+need chromium -- has chromium
+need curl -- has curl
 need make -- has make
 need m4 -- has m4
 # Libraries the unpacked (never installed) Exim and sendmail of the

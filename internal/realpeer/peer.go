@@ -45,6 +45,11 @@ var (
 	// PostfixMaster is the daemon a private Postfix instance runs.
 	PostfixMaster = Peer{Name: "master", Packages: []string{"postfix"}, Dirs: []string{"/usr/lib/postfix/sbin"}}
 	Unshare       = Peer{Name: "unshare", Packages: []string{"util-linux"}}
+	// Chromium is the real browser of the web UI's tests (driven
+	// headless through the DevTools protocol).
+	Chromium = Peer{Name: "chromium", Packages: []string{"chromium"}}
+	// Curl is the HTTP client of the API's examples.
+	Curl = Peer{Name: "curl", Packages: []string{"curl"}}
 )
 
 // probeTimeout bounds one probe run.
