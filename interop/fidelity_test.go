@@ -34,7 +34,8 @@ type cell struct {
 	// (interop-recipe.md §8.11).
 	domain string
 	pred   *sender.Report
-	// attempts are Postfix's delivery attempts for the cell's recipient.
+	// attempts are Postfix's delivery attempts of the cell's message, in
+	// the order of its queue id's status= lines (Attempts).
 	attempts []Delivery
 	// records are the lab's sessions of the cell's run, oldest first.
 	records []server.Record
@@ -52,23 +53,20 @@ func (c *cell) first() *Delivery {
 	return &c.attempts[0]
 }
 
-// retry is the attempt after minimal_backoff_time at may: the first
-// later attempt that is not deferred, or that is surely past the backoff
-// (PREACTIVE_DELAY counts whole seconds, interop-recipe.md §6a). Nil when
-// there is none.
+// retry is Postfix's second attempt, the one after minimal_backoff_time
+// that postfixInstance.retry triggers; nil if none was logged.
 func (c *cell) retry() *Delivery {
-	for i := 1; i < len(c.attempts); i++ {
-		if d := &c.attempts[i]; d.Status != "deferred" || d.Delay >= minimalBackoff+1 {
-			return d
-		}
+	if len(c.attempts) < 2 {
+		return nil
 	}
-	return nil
+	return &c.attempts[1]
 }
 
-// wantsRetry says whether the cell's run waits for the attempt after
-// minimal_backoff_time: when the first attempt was deferred at may (the
-// plaintext fallback of §6a), or at any level whose profile predicts a
-// delivery for that later attempt (dane without TLSA acts as may).
+// wantsRetry says whether the cell's run triggers and waits for the
+// attempt after minimal_backoff_time: when the first attempt was
+// deferred at may (the plaintext fallback of §6a), or at any level whose
+// profile predicts a delivery for that later attempt (dane without TLSA
+// acts as may).
 func (c *cell) wantsRetry() bool {
 	f := c.first()
 	if f == nil || f.Status != "deferred" {
@@ -128,10 +126,14 @@ func TestFidelityPostfix(t *testing.T) {
 			return true
 		})
 		assignAttempts(lc, r.deliveries)
+		retries := 0
 		for _, c := range lc {
 			c.run = &r
+			if c.wantsRetry() {
+				retries++
+			}
 		}
-		t.Logf("level %s: %d attempts logged in %s", level, len(r.deliveries), r.end.Sub(r.start).Round(time.Millisecond))
+		t.Logf("level %s: %d attempts logged in %s (%d cells retried)", level, len(r.deliveries), r.end.Sub(r.start).Round(time.Millisecond), retries)
 	}
 	assignRecords(t, w, cells)
 
@@ -197,15 +199,10 @@ func predict(t *testing.T, w *world, cells []*cell) {
 	}
 }
 
-// assignAttempts gives each cell its recipient's attempts.
+// assignAttempts gives each cell its message's attempts.
 func assignAttempts(cells []*cell, ds []Delivery) {
 	for _, c := range cells {
-		c.attempts = nil
-		for _, d := range ds {
-			if d.To == c.rcpt() {
-				c.attempts = append(c.attempts, d)
-			}
-		}
+		c.attempts = Attempts(ds, c.rcpt())
 	}
 }
 
@@ -213,11 +210,12 @@ func assignAttempts(cells []*cell, ds []Delivery) {
 // started during its level's Postfix run. A run has one cell per
 // scenario, so the scenario and the time window name the cell even for a
 // session that never reached RCPT (which has no recipient). Records are
-// written when a session ends, a little after Postfix has gone: wait for
-// every cell to have one.
+// written when a session ends, a little after Postfix has gone: wait
+// until every logged attempt has one (a session of its phase, see
+// sessionsOf), or fail at phaseDeadline.
 func assignRecords(t *testing.T, w *world, cells []*cell) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(phaseDeadline)
 	for {
 		recs := w.sessions(t)
 		complete := true
@@ -229,33 +227,71 @@ func assignRecords(t *testing.T, w *world, cells []*cell) {
 				}
 			}
 			sort.Slice(c.records, func(i, j int) bool { return c.records[i].Started.Before(c.records[j].Started) })
-			complete = complete && (len(c.records) > 0 || len(c.attempts) == 0)
+			complete = complete && c.recorded()
 		}
-		if complete || time.Now().After(deadline) {
+		if complete {
+			return
+		}
+		if time.Now().After(deadline) {
+			var missing []string
+			for _, c := range cells {
+				if !c.recorded() {
+					missing = append(missing, c.profile()+" × "+c.scenario)
+				}
+			}
+			t.Errorf("interop: no lab session record after %s for attempts of %s (see the table)", phaseDeadline, strings.Join(missing, ", "))
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// recordFor is the lab's record of an attempt: the session that received
-// the cell's recipient, else (no RCPT reached) the first session of the
-// cell for the first attempt, the last for a later one.
+// sessionsOf are the cell's sessions of the first attempt (first) or of
+// the retry and any attempt after it: those that started before the
+// retry was triggered, and those after. Every first attempt had been
+// logged, so its connections had been made, before the trigger, and the
+// retry's connections follow it: the split is by cause, not by a guess
+// at how long anything takes.
+func (c *cell) sessionsOf(first bool) []server.Record {
+	if c.run == nil || c.run.retried.IsZero() {
+		if first {
+			return c.records
+		}
+		return nil
+	}
+	var out []server.Record
+	for _, r := range c.records {
+		if r.Started.Before(c.run.retried) == first {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recorded says whether the lab has a session for each of the first
+// attempt and the retry that Postfix logged.
+func (c *cell) recorded() bool {
+	return (c.first() == nil || len(c.sessionsOf(true)) > 0) &&
+		(c.retry() == nil || len(c.sessionsOf(false)) > 0)
+}
+
+// recordFor is the lab's record of an attempt, the first or the retry:
+// the session of its phase (sessionsOf) that received the cell's
+// recipient, else (no RCPT reached) the phase's first session, where the
+// attempt began.
 func (c *cell) recordFor(d *Delivery, first bool) *server.Record {
+	recs := c.sessionsOf(first)
 	if d != nil && d.Status == "sent" {
-		for i := range c.records {
-			if m := c.records[i].Message; m != nil && contains(m.To, c.rcpt()) {
-				return &c.records[i]
+		for i := range recs {
+			if m := recs[i].Message; m != nil && contains(m.To, c.rcpt()) {
+				return &recs[i]
 			}
 		}
 	}
-	if len(c.records) == 0 {
+	if len(recs) == 0 {
 		return nil
 	}
-	if first {
-		return &c.records[0]
-	}
-	return &c.records[len(c.records)-1]
+	return &recs[0]
 }
 
 func contains(list []string, s string) bool {
@@ -278,13 +314,6 @@ func compareFirst(c *cell) Cell {
 		Predicted: predictedSide(c.pred), Observed: observedSide(d, rec), Lab: summarize(rec)}
 	out.Diffs = diffSides(out.Predicted, out.Observed, true)
 	out.Diffs = append(out.Diffs, labAgrees(d, rec)...)
-	// A first attempt a second or more after submission may already get
-	// the plaintext fallback of interop-recipe.md §6a (PREACTIVE_DELAY
-	// counts whole seconds against minimal_backoff_time): it would not
-	// be the first attempt a default Postfix makes.
-	if d != nil && d.Delay >= minimalBackoff-1 {
-		out.Diffs = append(out.Diffs, fmt.Sprintf("measurement void: the first attempt came %gs after submission", d.Delay))
-	}
 	return out
 }
 
@@ -294,31 +323,23 @@ func compareFirst(c *cell) Cell {
 func compareRetry(c *cell) Cell {
 	d := c.retry()
 	rec := c.recordFor(d, false)
-	// The first record is the first attempt's (one connection: it ended
-	// at the handshake or before).
 	out := Cell{Profile: c.profile(), Scenario: c.scenario, Attempt: "retry",
-		Observed: observedSide(d, rec), Lab: "after the first attempt: " + summarizeAll(c.records[min(1, len(c.records)):])}
+		Observed: observedSide(d, rec), Lab: "from the retry on: " + summarizeAll(c.sessionsOf(false))}
 	if c.pred != nil && len(c.pred.Later) > 0 {
 		l := c.pred.Later[0]
-		out.Predicted = Side{Outcome: string(l.Outcome), Status: "after " + l.After + " (minimal_backoff_time; " + fmt.Sprint(minimalBackoff) + "s here)"}
+		out.Predicted = Side{Outcome: string(l.Outcome), Status: "after " + l.After + " (minimal_backoff_time; here lowered to " +
+			fmt.Sprint(minimalBackoff) + "s, reload, postqueue -f)"}
 	} else {
 		out.Predicted = Side{Outcome: "(no later attempt predicted)"}
 	}
 	if d != nil {
-		out.Observed.Note = fmt.Sprintf("attempt %d, delay=%gs", indexOf(c.attempts, d)+1, d.Delay)
+		// The delay is information only: the attempt is the second by
+		// the order of its queue id's status= lines.
+		out.Observed.Note = fmt.Sprintf("attempt 2 of %s, delay=%gs", d.QueueID, d.Delay)
 	}
 	out.Diffs = diffSides(out.Predicted, out.Observed, false)
 	out.Diffs = append(out.Diffs, labAgrees(d, rec)...)
 	return out
-}
-
-func indexOf(ds []Delivery, d *Delivery) int {
-	for i := range ds {
-		if &ds[i] == d {
-			return i
-		}
-	}
-	return -1
 }
 
 // predictedSide is what `mxlab send` said: the outcome, the status line

@@ -18,9 +18,9 @@ type Delivery struct {
 	To string
 	// Relay is "host[address]:port", or "none".
 	Relay string
-	// Delay is the message's age at this attempt, in seconds (the
-	// attempt after minimal_backoff_time has Delay >= it,
-	// interop-recipe.md §6a).
+	// Delay is the message's age at this attempt, in seconds. It is
+	// shown, never used to tell attempts apart: Attempts numbers them by
+	// the order of their status= lines.
 	Delay float64
 	// DSN is the enhanced status code ("4.7.5").
 	DSN string
@@ -88,4 +88,27 @@ func ParseMaillog(r io.Reader) ([]Delivery, error) {
 		out = append(out, d)
 	}
 	return out, sc.Err()
+}
+
+// Attempts are the delivery attempts of the message to rcpt, in log
+// order: attempt n is the nth status= line of its queue id (the queue id
+// of rcpt's first status= line) for rcpt. smtp(8) ends each attempt with
+// one status line per recipient it tried (postfix-3.7 src/smtp/
+// smtp_trouble.c, src/global/log_adhoc.c), so their order is that of the
+// attempts, however long each took or waited.
+func Attempts(ds []Delivery, rcpt string) []Delivery {
+	var qid string
+	var out []Delivery
+	for _, d := range ds {
+		if d.To != rcpt {
+			continue
+		}
+		if qid == "" {
+			qid = d.QueueID
+		}
+		if d.QueueID == qid {
+			out = append(out, d)
+		}
+	}
+	return out
 }

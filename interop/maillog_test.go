@@ -58,6 +58,43 @@ func TestParseMaillog(t *testing.T) {
 	}
 }
 
+func TestAttempts(t *testing.T) {
+	// The sample, then a second message to the same recipient (another
+	// queue id) whose line comes before the first message's retry, and
+	// that retry with a smaller delay than the first attempt's: neither
+	// the recipient alone nor the delay orders attempts.
+	log := maillogSample + `Nov 22 20:45:45 client postfix/smtp[21304]: 2A1B3986300: to=<rcpt@may.baseline.mxlab.test>, relay=mx.baseline.mxlab.test[127.0.1.1]:25, delay=0.2, delays=0.1/0.01/0.05/0.04, dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)
+Nov 22 20:45:46 client postfix/smtp[21305]: 12BE198603B: to=<rcpt@may.baseline.mxlab.test>, relay=mx.baseline.mxlab.test[127.0.1.1]:25, delay=0.01, delays=0/0/0.01/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 0C4E6B00009)
+`
+	ds, err := ParseMaillog(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		rcpt   string
+		status []string
+		qid    string
+	}{
+		{"rcpt@may.no-shared-cipher.mxlab.test", []string{"deferred", "sent"}, "1D7FB98603D"},
+		{"rcpt@may.baseline.mxlab.test", []string{"sent", "sent"}, "12BE198603B"},
+		{"rcpt@may.no-starttls.mxlab.test", []string{"sent"}, "1F671986254"},
+		{"rcpt@nowhere.mxlab.test", nil, ""},
+	}
+	for _, c := range cases {
+		as := Attempts(ds, c.rcpt)
+		var got []string
+		for _, a := range as {
+			got = append(got, a.Status)
+			if a.QueueID != c.qid || a.To != c.rcpt {
+				t.Errorf("Attempts(%s): line of %s to %s", c.rcpt, a.QueueID, a.To)
+			}
+		}
+		if !slices.Equal(got, c.status) {
+			t.Errorf("Attempts(%s) = %q, want %q", c.rcpt, got, c.status)
+		}
+	}
+}
+
 func TestNormalize(t *testing.T) {
 	cases := []struct{ a, b string }{
 		// A prediction rendered for one run, Postfix's text from another.

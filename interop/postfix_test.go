@@ -15,8 +15,8 @@ import (
 
 // postfixTools are the Debian Postfix programs the test drives.
 type postfixTools struct {
-	master, postfix, postconf, sendmail string
-	version                             string
+	master, postfix, postconf, sendmail, postqueue string
+	version                                        string
 }
 
 // needPostfix finds Postfix, failing the test with the install command
@@ -24,12 +24,13 @@ type postfixTools struct {
 func needPostfix(t *testing.T) postfixTools {
 	t.Helper()
 	p := postfixTools{
-		master:   "/usr/lib/postfix/sbin/master",
-		postfix:  "/usr/sbin/postfix",
-		postconf: "/usr/sbin/postconf",
-		sendmail: "/usr/sbin/sendmail",
+		master:    "/usr/lib/postfix/sbin/master",
+		postfix:   "/usr/sbin/postfix",
+		postconf:  "/usr/sbin/postconf",
+		sendmail:  "/usr/sbin/sendmail",
+		postqueue: "/usr/sbin/postqueue",
 	}
-	for _, path := range []string{p.master, p.postfix, p.postconf, p.sendmail} {
+	for _, path := range []string{p.master, p.postfix, p.postconf, p.sendmail, p.postqueue} {
 		if fi, err := os.Stat(path); err != nil || fi.Mode()&0o111 == 0 {
 			skipOrFail(t, "interop: Postfix is not installed ("+path+" missing)", installHint)
 		}
@@ -38,11 +39,47 @@ func needPostfix(t *testing.T) postfixTools {
 	return p
 }
 
-// minimalBackoff is the instance's minimal_backoff_time in seconds: short,
-// so that the plaintext fallback at may comes within the test
-// (interop-recipe.md §6a, §8.4). 1s would make the first attempt depend
-// on where the second boundary falls, since Postfix counts whole seconds.
-const minimalBackoff = 2
+// The instance runs each level in two phases, so that which attempt is
+// which never depends on how long anything took (issue 8):
+//
+//   - first attempts: Postfix's default backoff (firstBackoff), which
+//     no test run comes near. A message that waited less than
+//     minimal_backoff_time when it entered the active queue gets no
+//     plaintext fallback at may (postfix-3.7 src/smtp/smtp.h,
+//     PLAINTEXT_FALLBACK_OK_AFTER_STARTTLS_FAILURE: PREACTIVE_DELAY >=
+//     var_min_backoff_time), and a deferred message waits
+//     minimal_backoff_time before its next attempt (src/qmgr/
+//     qmgr_active.c), so every message gets exactly one attempt: the one a
+//     default Postfix makes.
+//   - the retry, on purpose (postfixInstance.retry): minimal_backoff_time
+//     lowered to retryBackoff, a reload, `postqueue -f`. Each attempt of
+//     a message ends in one status= line per recipient, so attempt n is
+//     its queue id's nth status= line (Attempts).
+//
+// The values keep postconf(5)'s order, queue_run_delay <=
+// minimal_backoff_time <= maximal_backoff_time, all non-zero.
+var (
+	firstBackoff = backoff{min: 300, max: 4000, queueRun: 300}
+	retryBackoff = backoff{min: minimalBackoff, max: minimalBackoff, queueRun: minimalBackoff}
+)
+
+// minimalBackoff is minimal_backoff_time for the retry, in seconds: the
+// least Postfix takes (postfix-3.7 src/smtp/smtp_params.c: minimum 1).
+// The retry comes only once every message is older than minimalBackoff+1
+// seconds (postfixInstance.retry), so its Delay is at least that too:
+// TestFidelityRealServers still tells the retry by its delay
+// (firstRetry), which Attempts makes unnecessary.
+const minimalBackoff = 1
+
+// backoff is the instance's minimal_backoff_time, maximal_backoff_time
+// and queue_run_delay, in seconds.
+type backoff struct{ min, max, queueRun int }
+
+// phaseDeadline bounds each wait for the maillog. It decides nothing: a
+// wait that ends at it fails the test with what the log held. It is well
+// below firstBackoff.min, so no message can get a second attempt of its
+// own while the first ones are awaited.
+const phaseDeadline = 90 * time.Second
 
 // postfixInstance is a private Postfix: its own configuration, queue and
 // log directories, run inside the world's namespace so that it resolves
@@ -117,7 +154,7 @@ func newPostfix(t *testing.T, w *world, tools postfixTools) *postfixInstance {
 	}
 	p.write(t, "ca.pem", string(ca))
 	p.write(t, "master.cf", masterCF)
-	p.configure(t, "check", nil)
+	p.configure(t, "check", nil, firstBackoff)
 	run(t, 30*time.Second, tools.postfix, "-c", p.etc, "check")
 	return p
 }
@@ -144,7 +181,19 @@ func (p *postfixInstance) write(t *testing.T, name, content string) {
 // with a port, so no ":port" key is needed, §8.6). The global level is
 // none, so that a cell whose key does not match shows as plaintext at
 // once instead of borrowing the level.
-func (p *postfixInstance) configure(t *testing.T, name string, policy map[string]string) {
+func (p *postfixInstance) configure(t *testing.T, name string, policy map[string]string, b backoff) {
+	t.Helper()
+	p.writeMain(t, name, b)
+	var lines []string
+	for dest, level := range policy {
+		lines = append(lines, dest+" "+level)
+	}
+	p.write(t, "tls_policy", strings.Join(lines, "\n")+"\n")
+	p.write(t, "transport", "client.lab.test discard:\n")
+}
+
+// writeMain writes main.cf: the run's log and the backoff b.
+func (p *postfixInstance) writeMain(t *testing.T, name string, b backoff) {
 	t.Helper()
 	main := []string{
 		"compatibility_level = 3.6",
@@ -180,20 +229,14 @@ func (p *postfixInstance) configure(t *testing.T, name string, policy map[string
 		// measurement: discard them (transport below).
 		"transport_maps = texthash:" + filepath.Join(p.etc, "transport"),
 		// The plaintext fallback at may comes only once the message has
-		// waited minimal_backoff_time (§6a, §8.4).
-		"queue_run_delay = 1s",
-		fmt.Sprintf("minimal_backoff_time = %ds", minimalBackoff),
-		fmt.Sprintf("maximal_backoff_time = %ds", minimalBackoff),
+		// waited minimal_backoff_time (§6a, §8.4): see firstBackoff.
+		fmt.Sprintf("queue_run_delay = %ds", b.queueRun),
+		fmt.Sprintf("minimal_backoff_time = %ds", b.min),
+		fmt.Sprintf("maximal_backoff_time = %ds", b.max),
 	}
 	// main.cf takes no trailing comments: a '#' after a value would be
 	// part of it (§4).
 	p.write(t, "main.cf", strings.Join(main, "\n")+"\n")
-	var lines []string
-	for dest, level := range policy {
-		lines = append(lines, dest+" "+level)
-	}
-	p.write(t, "tls_policy", strings.Join(lines, "\n")+"\n")
-	p.write(t, "transport", "client.lab.test discard:\n")
 }
 
 func (p *postfixInstance) logPath(name string) string {
@@ -205,17 +248,25 @@ func (p *postfixInstance) logPath(name string) string {
 type postfixRun struct {
 	name       string
 	start, end time.Time
+	// retried is when the retry was triggered (`postqueue -f`), zero if
+	// the run needed none. Every first attempt had been logged by then,
+	// so the lab's sessions that started before it are first attempts'.
+	retried    time.Time
 	deliveries []Delivery
 	log        string
 }
 
-// deliver runs the instance once: configure, start master, inject one
-// message per recipient, wait until done says the log is complete (or a
-// deadline passes), stop master, and empty the queue.
+// deliver runs the instance once: configure it with firstBackoff, start
+// master, inject one message per recipient, and wait until every
+// recipient's first attempt is logged. If done does not hold yet, it
+// triggers the retry (retry) and waits until done holds. Then it stops
+// master and empties the queue. Nothing here is decided by a time: each
+// wait ends when the maillog holds the status= lines it waits for, or
+// fails the test at phaseDeadline with the lines it held.
 func (p *postfixInstance) deliver(t *testing.T, name string, policy map[string]string, rcpts []string, done func([]Delivery) bool) postfixRun {
 	t.Helper()
 	r := postfixRun{name: name, log: p.logPath(name), start: time.Now()}
-	p.configure(t, name, policy)
+	p.configure(t, name, policy, firstBackoff)
 
 	// master -w returns once the daemon has initialised; faster than
 	// `postfix start` and its checks (§8.9).
@@ -243,23 +294,174 @@ func (p *postfixInstance) deliver(t *testing.T, name string, policy map[string]s
 		}
 	}
 
-	deadline := time.Now().Add(25 * time.Second)
-	for {
-		r.deliveries = p.readLog(t, r.log)
-		if done(r.deliveries) {
-			break
+	firsts := func(ds []Delivery) bool {
+		for _, rcpt := range rcpts {
+			if len(Attempts(ds, rcpt)) == 0 {
+				return false
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("interop: %s: the maillog is incomplete after 25s (see the table)", name)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+		return true
+	}
+	if p.await(t, &r, rcpts, "a first attempt for every recipient", firsts) && !done(r.deliveries) && p.retry(t, &r, pid) {
+		p.await(t, &r, rcpts, "the retries", done)
 	}
 	stop()
 	r.deliveries = p.readLog(t, r.log)
 	p.emptyQueue(t)
 	r.end = time.Now()
 	return r
+}
+
+// await reads the run's maillog until cond holds for its status= lines.
+// At phaseDeadline it fails the test with each recipient's status= lines
+// so far, and returns false.
+func (p *postfixInstance) await(t *testing.T, r *postfixRun, rcpts []string, what string, cond func([]Delivery) bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(phaseDeadline)
+	for {
+		r.deliveries = p.readLog(t, r.log)
+		if cond(r.deliveries) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("interop: %s: the maillog lacks %s after %s (see the table); status= lines by recipient:\n%s",
+				r.name, what, phaseDeadline, statusLines(r.deliveries, rcpts))
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// statusLines lists each recipient's attempts: queue id, status, DSN.
+func statusLines(ds []Delivery, rcpts []string) string {
+	var b strings.Builder
+	for _, rcpt := range rcpts {
+		as := Attempts(ds, rcpt)
+		fmt.Fprintf(&b, "  %s: %d", rcpt, len(as))
+		for _, a := range as {
+			fmt.Fprintf(&b, " [%s dsn=%s status=%s]", a.QueueID, a.DSN, a.Status)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// retry makes the running instance try every deferred message once more,
+// now, under the condition a default Postfix meets at its attempt after
+// minimal_backoff_time: the message waited at least minimal_backoff_time
+// before it entered the active queue (PREACTIVE_DELAY >=
+// var_min_backoff_time, postfix-3.7 src/smtp/smtp.h), which at may turns
+// a failed handshake into a plaintext retry in the same delivery
+// (src/smtp/smtp_connect.c, RETRY_AS_PLAINTEXT; interop-recipe.md §6a).
+//
+//  1. main.cf with retryBackoff, and SIGHUP to master: what `postfix
+//     reload` does (Debian's /usr/lib/postfix/sbin/postfix-script,
+//     reload) without its queue checks, whose `postsuper &` would be a
+//     process the test cannot stop by PID. master re-reads main.cf and
+//     makes the current children exit "whenever it is convenient"; the
+//     next generation runs with the new settings (src/master/
+//     master_conf.c, master_config). Wait until every child from before
+//     the reload is gone, so that no smtp(8) or qmgr(8) with the old
+//     backoff takes part.
+//  2. Wait until every message is minimalBackoff+1 seconds old: each one
+//     arrived before its first attempt was logged, which await saw
+//     before retry began. PREACTIVE_DELAY counts whole seconds, so
+//     minimalBackoff seconds would do for Postfix; the extra second keeps
+//     the retry's Delay above what firstRetry (realservers_test.go)
+//     still looks for.
+//  3. `postqueue -f`: the queue manager scans the deferred queue ignoring
+//     the files' time stamps (src/global/mail_flush.c,
+//     mail_flush_deferred: QMGR_REQ_SCAN_ALL), so each deferred message
+//     gets its next attempt at once. The next ones come only after
+//     minimal_backoff_time, and attempts are told apart by their order
+//     (Attempts), not by when they came.
+func (p *postfixInstance) retry(t *testing.T, r *postfixRun, master int) bool {
+	t.Helper()
+	aged := time.Now().Add((minimalBackoff + 1) * time.Second)
+	old := childrenOf(master)
+	p.writeMain(t, r.name, retryBackoff)
+	if err := syscall.Kill(master, syscall.SIGHUP); err != nil {
+		t.Errorf("interop: %s: reload: SIGHUP to master %d: %v", r.name, master, err)
+		return false
+	}
+	deadline := time.Now().Add(phaseDeadline)
+	for {
+		var left []string
+		for _, c := range old {
+			if c.running() {
+				left = append(left, fmt.Sprintf("%d (%s)", c.pid, c.comm))
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("interop: %s: master's children from before the reload still run after %s: %s", r.name, phaseDeadline, strings.Join(left, ", "))
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := time.Until(aged); d > 0 {
+		time.Sleep(d)
+	}
+	r.retried = time.Now()
+	argv := []string{p.tools.postqueue, "-c", p.etc, "-f"}
+	if out, code := p.w.nsRun(t, 20*time.Second, "", argv...); code != 0 {
+		t.Errorf("interop: %s: %s: exit %d: %s", r.name, strings.Join(argv, " "), code, out)
+		return false
+	}
+	return true
+}
+
+// proc is a process seen in /proc. Its start time tells it from a later
+// process that got the same PID.
+type proc struct {
+	pid         int
+	comm, start string
+}
+
+// readProc reads /proc/<pid>/stat: the process, its parent, and whether
+// it has exited (a zombie counts as exited).
+func readProc(pid int) (p proc, ppid int, exited bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return proc{pid: pid}, 0, true
+	}
+	// pid (comm) state ppid ... starttime (field 22): comm may hold
+	// spaces and parentheses, the fields after it follow the last ')'.
+	s := string(stat)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return proc{pid: pid}, 0, true
+	}
+	f := strings.Fields(s[end+1:])
+	if len(f) < 20 {
+		return proc{pid: pid}, 0, true
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return proc{pid: pid, comm: s[open+1 : end], start: f[19]}, ppid, f[0] == "Z"
+}
+
+// running says whether the process still runs (and is the same one).
+func (c proc) running() bool {
+	q, _, exited := readProc(c.pid)
+	return !exited && q.start == c.start
+}
+
+// childrenOf lists the running children of ppid.
+func childrenOf(ppid int) []proc {
+	entries, _ := os.ReadDir("/proc")
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if c, parent, exited := readProc(pid); parent == ppid && !exited {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (p *postfixInstance) readLog(t *testing.T, path string) []Delivery {
