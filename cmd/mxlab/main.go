@@ -117,7 +117,9 @@ Configuration: --config FILE (YAML), MXLAB_* environment variables
 each overriding the one before.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
