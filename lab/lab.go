@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mxlab/mxlab/certs"
 	"github.com/mxlab/mxlab/dnslab"
+	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/server"
 )
@@ -73,6 +75,18 @@ type Config struct {
 	SessionsFile string
 	// Manifest is written once every listener answers ("" for none).
 	Manifest string
+	// Messages keeps the messages clients deliver; nil discards them.
+	Messages *msgstore.Store
+	// Switchboard is the address of the switchboard listener, which
+	// applies whichever scenario is selected ("" for none; port 0 picks
+	// a free one).
+	Switchboard string
+	// SwitchboardScenario is the scenario the switchboard starts with
+	// (default: the first one running).
+	SwitchboardScenario string
+	// API is the address of the HTTP API, for the manifest; the lab
+	// does not serve it ("" for none).
+	API string
 	// AuthUsers, when set, restricts AUTH on every scenario that offers
 	// it to these credentials (user: password).
 	AuthUsers map[string]string
@@ -82,6 +96,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	switchboardPort uint16 // bound by Start, for the TLSA owners
 }
 
 // Lab is a running lab.
@@ -89,6 +105,10 @@ type Lab struct {
 	layout   *Layout
 	dns      *dnslab.Server
 	servers  []*server.Server
+	switches *server.Switchboard
+	messages *msgstore.Store
+	failed   atomic.Pointer[error]
+	closed   atomic.Bool
 	sessions *server.SessionLog
 	store    *certs.Store
 	wg       sync.WaitGroup
@@ -184,7 +204,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 		return nil, configError(err)
 	}
 	cfg, selected, seed, store, addrs := p.cfg, p.selected, p.seed, p.store, p.addrs
-	l := &Lab{store: store, errs: make(chan error, len(selected)+1)}
+	l := &Lab{store: store, messages: cfg.Messages, errs: make(chan error, len(selected)+2)}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -211,6 +231,20 @@ func Start(cfg Config) (_ *Lab, err error) {
 		listeners[i] = ln
 		addrs[i] = ln.Addr().(*net.TCPAddr).AddrPort()
 	}
+	var sbLn net.Listener
+	if cfg.Switchboard != "" {
+		if sbLn, err = net.Listen("tcp", cfg.Switchboard); err != nil {
+			return nil, fmt.Errorf("lab: switchboard: listen on %s: %w: %w", cfg.Switchboard, ErrBind, err)
+		}
+		defer func() {
+			if err != nil {
+				sbLn.Close()
+			}
+		}()
+		// Every scenario's TLSA is also published at the switchboard's
+		// port: a DANE client sent to [MX]:PORT looks up _PORT._tcp.MX.
+		cfg.switchboardPort = sbLn.Addr().(*net.TCPAddr).AddrPort().Port()
+	}
 
 	sessionsPath := cfg.SessionsFile
 	switch sessionsPath {
@@ -222,7 +256,10 @@ func Start(cfg Config) (_ *Lab, err error) {
 	if l.sessions, err = server.NewSessionLog(sessionsPath, 0); err != nil {
 		return nil, configError(err)
 	}
-	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath}
+	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath, API: cfg.API}
+	if cfg.Messages != nil {
+		layout.Spool = cfg.Messages.Spool()
+	}
 	zone := dnslab.NewZone(cfg.Zone+".", DNSTTL)
 	for i, sc := range selected {
 		site, serr := l.site(sc, cfg, seed, addrs[i], zone)
@@ -259,7 +296,24 @@ func Start(cfg Config) (_ *Lab, err error) {
 		go func() {
 			defer l.wg.Done()
 			if err := srv.Serve(ln); err != nil {
-				l.errs <- err
+				l.fail(err)
+			}
+		}()
+	}
+	if sbLn != nil {
+		initial := cfg.SwitchboardScenario
+		if initial == "" {
+			initial = selected[0].Name
+		}
+		if l.switches, err = server.NewSwitchboard(l.servers, initial); err != nil {
+			return nil, err
+		}
+		layout.Switchboard = sbLn.Addr().String()
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			if err := l.switches.Serve(sbLn); err != nil {
+				l.fail(err)
 			}
 		}()
 	}
@@ -312,7 +366,7 @@ func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.A
 		if err != nil {
 			return nil, err
 		}
-		for _, owner := range tlsaOwners(n.mx, addr.Port()) {
+		for _, owner := range tlsaOwners(n.mx, addr.Port(), cfg.switchboardPort) {
 			site.TLSA = append(site.TLSA, TLSARecord{Owner: owner, RDATA: t.String()})
 		}
 	}
@@ -371,7 +425,7 @@ func (l *Lab) newServer(site *Site, cfg Config) (*server.Server, error) {
 		return nil, err
 	}
 	scfg := server.Config{
-		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions,
+		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions, Messages: cfg.Messages,
 		Logger: cfg.Logger, Timeouts: cfg.Timeouts, Now: cfg.Now,
 	}
 	if site.leaf != nil {
@@ -389,13 +443,41 @@ func (l *Lab) Sessions() *server.SessionLog { return l.sessions }
 // CA returns the lab's PKI.
 func (l *Lab) CA() *certs.Store { return l.store }
 
+// Messages returns the message store (nil when messages are discarded).
+func (l *Lab) Messages() *msgstore.Store { return l.messages }
+
+// Switchboard returns the switchboard (nil when the lab has none).
+func (l *Lab) Switchboard() *server.Switchboard { return l.switches }
+
 // Err receives an error if a listener fails while the lab runs.
 func (l *Lab) Err() <-chan error { return l.errs }
+
+// fail reports a listener that stopped.
+func (l *Lab) fail(err error) {
+	l.failed.CompareAndSwap(nil, &err)
+	l.errs <- err
+}
+
+// Health returns nil while every listener and the DNS server run: once
+// Start has returned, each has answered.
+func (l *Lab) Health() error {
+	if err := l.failed.Load(); err != nil {
+		return *err
+	}
+	if l.closed.Load() {
+		return errors.New("lab: closed")
+	}
+	return nil
+}
 
 // Close stops every listener and the DNS server and flushes the records.
 func (l *Lab) Close() error {
 	var errs []error
 	l.once.Do(func() {
+		l.closed.Store(true)
+		if l.switches != nil {
+			errs = append(errs, l.switches.Close())
+		}
 		for _, s := range l.servers {
 			errs = append(errs, s.Close())
 		}

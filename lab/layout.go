@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,14 @@ type Layout struct {
 	Sessions string `json:"sessions"`
 	// Scenarios are the running scenarios, in catalogue order.
 	Scenarios []*Site `json:"scenarios"`
+	// Switchboard is the switchboard listener's address (host:port),
+	// "" when there is none.
+	Switchboard string `json:"switchboard,omitempty"`
+	// API is the HTTP API's address (host:port), "" when there is none.
+	API string `json:"api,omitempty"`
+	// Spool is the Maildir spool of accepted messages, "" when they are
+	// kept in memory.
+	Spool string `json:"spool,omitempty"`
 }
 
 // Site is one scenario's place in the lab.
@@ -214,11 +223,14 @@ func stateSeed(dir string) (string, error) {
 
 // tlsaOwners are the names a scenario's TLSA record is published at: the
 // port the listener really uses (RFC 7672 §2.2.3: a transport with a port
-// makes DANE look up _PORT._tcp, interop-recipe.md §6) and _25._tcp.
-func tlsaOwners(mx string, port uint16) []string {
+// makes DANE look up _PORT._tcp, docs/interop-recipe.md §6d), _25._tcp, and the
+// switchboard's port when there is one (0 for none).
+func tlsaOwners(mx string, port, switchboard uint16) []string {
 	owners := []string{"_" + strconv.Itoa(int(port)) + "._tcp." + mx}
-	if port != 25 {
-		owners = append(owners, "_25._tcp."+mx)
+	for _, p := range []uint16{25, switchboard} {
+		if p != 0 && p != port && !slices.Contains(owners, "_"+strconv.Itoa(int(p))+"._tcp."+mx) {
+			owners = append(owners, "_"+strconv.Itoa(int(p))+"._tcp."+mx)
+		}
 	}
 	return owners
 }

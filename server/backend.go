@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -59,12 +60,31 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
+// Data takes a message and, when the lab keeps messages, stores it
+// before returning: go-smtp writes the 250 only after Data returns, so a
+// message acknowledged is a message stored (fsynced with a spool).
 func (s *session) Data(r io.Reader) error {
-	n, err := io.Copy(io.Discard, r)
+	body, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
-	s.front.rec.Message = &MessageRecord{From: s.from, To: append([]string(nil), s.to...), Size: n}
+	rec := &s.front.rec
+	rec.Message = &MessageRecord{From: s.from, To: append([]string(nil), s.to...), Size: int64(len(body))}
+	store := s.front.srv.cfg.Messages
+	if store == nil {
+		return nil
+	}
+	m, err := store.Deliver(msgstore.Envelope{
+		Session: rec.ID, Scenario: rec.Scenario, From: s.from, To: rec.Message.To,
+		Received: s.front.srv.cfg.Now(),
+	}, body)
+	if err != nil {
+		s.front.srv.cfg.Logger.Error(rec.Scenario+" "+rec.ID+": storing the message: "+err.Error(), "remote", rec.Remote)
+		// Postfix's answer when its queue file cannot be written
+		// (cleanup_strerror: "queue file write error").
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Error: queue file write error"}
+	}
+	rec.Messages = append(rec.Messages, m.ID)
 	return nil
 }
 

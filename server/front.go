@@ -32,10 +32,12 @@ type conn struct {
 	back   net.Conn // our end of the pipe to go-smtp
 	backBR *bufio.Reader
 
-	rec    Record
-	counts *counts
-	helo   string
-	authed bool
+	rec        Record
+	transcript *Transcript
+	trace      tlsTrace
+	counts     *counts
+	helo       string
+	authed     bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -54,7 +56,7 @@ var preTLS = map[string]bool{"HELO": true, "EHLO": true, "STARTTLS": true, "NOOP
 var knownVerbs = map[string]bool{"HELO": true, "EHLO": true, "MAIL": true, "RCPT": true, "RSET": true, "NOOP": true,
 	"VRFY": true, "AUTH": true, "DATA": true, "BDAT": true, "QUIT": true, "STARTTLS": true, "ETRN": true, "HELP": true, "EXPN": true}
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, via string) *conn {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeouts.Session)
 	c := &conn{
 		srv: s, raw: nc, client: nc,
@@ -66,10 +68,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.rec = Record{
 		ID:       s.cfg.Sessions.newID(),
 		Scenario: s.cfg.Scenario.Name,
+		Via:      via,
 		Remote:   nc.RemoteAddr().String(),
 		Local:    nc.LocalAddr().String(),
 		Started:  s.cfg.Now().UTC(),
 		Commands: []string{},
+		Messages: []string{},
 	}
 	return c
 }
@@ -91,6 +95,7 @@ func (c *conn) aborted() bool {
 // serve runs the session to its end and records it.
 func (c *conn) serve() {
 	defer c.srv.forget(c)
+	c.transcript = c.srv.cfg.Sessions.start(c.rec)
 	stop := context.AfterFunc(c.ctx, c.abort)
 	defer stop()
 	end := c.run()
@@ -118,6 +123,7 @@ func (c *conn) run() EndReason {
 		line, err := c.readLine(c.srv.cfg.Timeouts.Command)
 		if errors.Is(err, errLineTooLong) {
 			c.rec.Commands = append(c.rec.Commands, "(line too long)")
+			c.lineStep(FromClient, "(line too long)")
 			c.counts.add("unknown", false)
 			if code := c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{}); code == 421 {
 				// 421 means the server closes (RFC 5321 §3.8); sendmail does.
@@ -147,6 +153,7 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	verb = strings.ToUpper(verb)
 	arg = strings.TrimSpace(arg)
 	c.rec.Commands = append(c.rec.Commands, redact(verb, line))
+	c.lineStep(FromClient, redact(verb, line))
 	if c.srv.cfg.Scenario.SMTP.RequireTLS && c.tls == nil && !preTLS[verb] && knownVerbs[verb] {
 		// Postfix with TLS enforced answers every command that is not
 		// flagged SMTPD_CMD_FLAG_PRE_TLS in smtpd.c's table with 530
@@ -249,6 +256,7 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 		if err := c.copyChunk(int64(size)); err != nil {
 			return c.endFromError(err), true
 		}
+		c.step(Step{From: FromClient, Kind: StepBody, Text: fmt.Sprintf("%d bytes", size), Size: int64(size), TLS: c.tls != nil})
 	}
 	code, lines, berr := c.backendReply()
 	if berr != nil {
@@ -281,6 +289,8 @@ func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool)
 		if err != nil {
 			return c.endFromError(err), true
 		}
+		// A SASL response carries credentials (RFC 4954 §4): never kept.
+		c.lineStep(FromClient, "***")
 		if code, lines, err = c.roundTrip(resp + "\r\n"); err != nil {
 			return c.backendGone(err)
 		}
@@ -297,6 +307,10 @@ func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool)
 // lone "." line (RFC 5321 §4.1.1.4).
 func (c *conn) relayBody() error {
 	atLineStart := true
+	var size int64
+	defer func() {
+		c.step(Step{From: FromClient, Kind: StepBody, Text: fmt.Sprintf("%d bytes", size), Size: size, TLS: c.tls != nil})
+	}()
 	for {
 		c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
 		chunk, err := c.br.ReadSlice('\n')
@@ -304,6 +318,7 @@ func (c *conn) relayBody() error {
 			return err
 		}
 		end := atLineStart && (bytes.Equal(chunk, []byte(".\r\n")) || bytes.Equal(chunk, []byte(".\n")))
+		size += int64(len(chunk))
 		if werr := c.toBackend(chunk); werr != nil {
 			return werr
 		}
@@ -405,6 +420,7 @@ func (c *conn) write(lines []string) {
 	for _, l := range lines {
 		c.bw.WriteString(l)
 		c.bw.WriteString("\r\n")
+		c.lineStep(FromServer, l)
 	}
 }
 
@@ -526,7 +542,9 @@ func (c *conn) endFromError(err error) EndReason {
 }
 
 func (c *conn) note(format string, args ...any) {
-	c.rec.Notes = append(c.rec.Notes, fmt.Sprintf(format, args...))
+	text := fmt.Sprintf(format, args...)
+	c.rec.Notes = append(c.rec.Notes, text)
+	c.step(Step{From: FromLab, Kind: StepNote, Text: text})
 }
 
 // finish closes everything and writes the record and the log line.
@@ -542,6 +560,7 @@ func (c *conn) finish(end EndReason) {
 		c.rec.Ended = c.srv.cfg.Now().UTC()
 		c.rec.EndReason = end
 		c.rec.Counts = c.counts.String()
+		c.closeStep(end)
 		if err := c.srv.cfg.Sessions.add(c.rec); err != nil {
 			c.srv.cfg.Logger.Error(err.Error())
 		}

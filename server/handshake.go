@@ -55,6 +55,7 @@ func (c *conn) handshake() (EndReason, bool) {
 	deadline := time.Now().Add(c.srv.cfg.Timeouts.Handshake)
 	c.raw.SetDeadline(deadline)
 	raw, body, err := readClientHello(c.raw)
+	c.sawTLS(FromClient, raw)
 	if err != nil && len(raw) == 0 {
 		// The client gave up after "220 Ready to start TLS".
 		return c.endFromError(err), false
@@ -100,7 +101,7 @@ func (c *conn) handshake() (EndReason, bool) {
 	}
 	// Replay what we read to a real TLS stack; whatever it decides
 	// (including its own alerts) goes on the wire.
-	rc := &replayConn{Conn: c.raw, pending: raw}
+	rc := &replayConn{Conn: c.raw, pending: raw, seen: c.sawTLS}
 	tc := tls.Server(rc, c.srv.tls)
 	ctx, cancel := context.WithDeadline(c.ctx, deadline)
 	defer cancel()
@@ -108,12 +109,14 @@ func (c *conn) handshake() (EndReason, bool) {
 		return c.handshakeFailed(err, rc), false
 	}
 	c.raw.SetDeadline(time.Time{})
+	c.trace.stopped = true // the records that follow are the SMTP dialogue's
 	st := tc.ConnectionState()
 	c.tls = tc
 	c.client = tc
 	c.br.Reset(tc)
 	c.bw.Reset(tc)
 	c.rec.TLS = &TLSState{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), SNI: st.ServerName}
+	c.step(Step{From: FromServer, Kind: StepTLSEstablished, Text: c.rec.TLS.Version + " " + c.rec.TLS.Cipher, SNI: st.ServerName})
 	return "", true
 }
 
@@ -123,7 +126,9 @@ func (c *conn) handshake() (EndReason, bool) {
 func (c *conn) sendAlert(rule rejection, version uint16) {
 	rec := rule.alert.Record(version)
 	c.raw.SetWriteDeadline(time.Now().Add(c.srv.cfg.Timeouts.Handshake))
-	if _, err := c.raw.Write(rec); err != nil {
+	n, err := c.raw.Write(rec)
+	c.sawTLS(FromServer, rec[:n])
+	if err != nil {
 		c.note("writing alert: %v", err)
 	}
 	c.rec.AlertSent = rule.alert.JSON()
@@ -198,6 +203,9 @@ type replayConn struct {
 	sent     *tlsalert.Alert
 	received *tlsalert.Alert
 	in       tlsalert.Scanner
+	// seen is told of every byte read from or written to the wire (not
+	// the replayed ones, which it saw when they were read).
+	seen func(Side, []byte)
 }
 
 func (r *replayConn) Read(p []byte) (int, error) {
@@ -210,6 +218,7 @@ func (r *replayConn) Read(p []byte) (int, error) {
 	if a := r.in.Feed(p[:n]); a != nil && r.received == nil {
 		r.received = a
 	}
+	r.seen(FromClient, p[:n])
 	return n, err
 }
 
@@ -221,5 +230,7 @@ func (r *replayConn) Write(p []byte) (int, error) {
 	if len(p) == 7 && p[0] == 21 && r.sent == nil {
 		r.sent = &tlsalert.Alert{Level: tlsalert.Level(p[5]), Description: tlsalert.Description(p[6])}
 	}
-	return r.Conn.Write(p)
+	n, err := r.Conn.Write(p)
+	r.seen(FromServer, p[:n])
+	return n, err
 }

@@ -23,8 +23,11 @@ const (
 // Record is one finished session, as kept in memory and written to the
 // sessions file (one JSON object per line).
 type Record struct {
-	ID          string         `json:"id"`
-	Scenario    string         `json:"scenario"`
+	ID       string `json:"id"`
+	Scenario string `json:"scenario"`
+	// Via is "switchboard" for a session that came in on the switchboard
+	// (Scenario is then the one it applied), "" otherwise.
+	Via         string         `json:"via,omitempty"`
 	Remote      string         `json:"remote"`
 	Local       string         `json:"local"`
 	Started     time.Time      `json:"started"`
@@ -43,7 +46,10 @@ type Record struct {
 	Counts        string         `json:"counts"`
 	Auth          *AuthRecord    `json:"auth,omitempty"`
 	Message       *MessageRecord `json:"message"`
-	Notes         []string       `json:"notes,omitempty"`
+	// Messages are the ids, in the message store, of every message the
+	// session delivered.
+	Messages []string `json:"messages"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // TLSState is the negotiated TLS, once a handshake completed.

@@ -34,6 +34,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -85,6 +86,8 @@ type Config struct {
 	Certificate *tls.Certificate
 	// Sessions receives every finished session (required).
 	Sessions *SessionLog
+	// Messages keeps every message a client delivers; nil discards them.
+	Messages *msgstore.Store
 	// Logger receives one line per session; nil discards.
 	Logger *slog.Logger
 	// Timeouts bound each phase.
@@ -264,14 +267,34 @@ func (s *Server) Serve(l net.Listener) error {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	return accept(l, s.isClosed, func(nc net.Conn) { s.handle(nc, "") }, s.cfg.Scenario.Name)
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// handle runs one client session; via says where it came in ("" for the
+// scenario's own listener).
+func (s *Server) handle(nc net.Conn, via string) {
+	c := s.newConn(nc, via)
+	if c == nil {
+		nc.Close()
+		return
+	}
+	go c.serve()
+}
+
+// accept hands every connection l accepts to handle until closed says
+// the owner is closing.
+func accept(l net.Listener, closed func() bool, handle func(net.Conn), name string) error {
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
+			if closed() {
 				return nil
 			}
 			var ne net.Error
@@ -282,15 +305,10 @@ func (s *Server) Serve(l net.Listener) error {
 				time.Sleep(delay)
 				continue
 			}
-			return fmt.Errorf("server: %s: accept: %w", s.cfg.Scenario.Name, err)
+			return fmt.Errorf("server: %s: accept: %w", name, err)
 		}
 		delay = 0
-		c := s.newConn(nc)
-		if c == nil {
-			nc.Close()
-			continue
-		}
-		go c.serve()
+		handle(nc)
 	}
 }
 
@@ -322,13 +340,13 @@ func (s *Server) Close() error {
 	return err
 }
 
-func (s *Server) newConn(nc net.Conn) *conn {
+func (s *Server) newConn(nc net.Conn, via string) *conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
-	c := newConn(s, nc)
+	c := newConn(s, nc, via)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	return c

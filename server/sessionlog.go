@@ -9,19 +9,57 @@ import (
 
 // SessionLog keeps finished session records: the newest ones in memory
 // (bounded) and every one appended as a JSON line to a file, so tests and
-// scripts outside the process can assert on what a client did.
+// scripts outside the process can assert on what a client did. It also
+// keeps the transcripts of the newest sessions and of the running ones,
+// and tells watchers of every session's start, steps and end.
 type SessionLog struct {
-	mu     sync.Mutex
-	max    int
-	recent []Record
-	next   int
-	file   *os.File
-	path   string
-	subs   []chan Record
+	mu       sync.Mutex
+	max      int
+	recent   []Record
+	next     int
+	file     *os.File
+	path     string
+	watchers map[int]func(Event)
+	nextW    int
+
+	active      map[string]*activeSession
+	transcripts map[string]*Transcript
+	order       []string // ids with a kept transcript, oldest first
+}
+
+// activeSession is a running session as the API shows it.
+type activeSession struct {
+	rec        Record // the fields known at the start
+	transcript *Transcript
 }
 
 // DefaultKeep is how many records a SessionLog keeps in memory by default.
 const DefaultKeep = 10000
+
+// KeepTranscripts is how many finished sessions keep their transcript:
+// fewer than records, since a transcript can be 64 KiB.
+const KeepTranscripts = 1000
+
+// EventType says what an Event reports.
+type EventType string
+
+// Event types, as the API's event stream names them.
+const (
+	SessionStart EventType = "session-start"
+	SessionStep  EventType = "session-step"
+	SessionEnd   EventType = "session-end"
+)
+
+// Event is one thing that happened to a session. Record is set for a
+// start (the fields known then) and an end (the whole record), Step for
+// a step.
+type Event struct {
+	Type     EventType `json:"-"`
+	Session  string    `json:"session"`
+	Scenario string    `json:"scenario"`
+	Record   *Record   `json:"record,omitempty"`
+	Step     *Step     `json:"step,omitempty"`
+}
 
 // NewSessionLog starts a log; path "" keeps records in memory only. An
 // existing file is started afresh: a sessions file describes one lab run.
@@ -29,7 +67,8 @@ func NewSessionLog(path string, keep int) (*SessionLog, error) {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
-	l := &SessionLog{max: keep, path: path}
+	l := &SessionLog{max: keep, path: path, watchers: map[int]func(Event){},
+		active: map[string]*activeSession{}, transcripts: map[string]*Transcript{}}
 	if path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
@@ -51,6 +90,20 @@ func (l *SessionLog) newID() string {
 	return fmt.Sprintf("s-%06d", l.next)
 }
 
+// start registers a running session and returns its transcript, which
+// reports each step to the watchers.
+func (l *SessionLog) start(rec Record) *Transcript {
+	t := &Transcript{}
+	t.publish = func(s Step) {
+		l.notify(Event{Type: SessionStep, Session: rec.ID, Scenario: rec.Scenario, Step: &s})
+	}
+	l.mu.Lock()
+	l.active[rec.ID] = &activeSession{rec: rec, transcript: t}
+	l.mu.Unlock()
+	l.notify(Event{Type: SessionStart, Session: rec.ID, Scenario: rec.Scenario, Record: &rec})
+	return t
+}
+
 // add stores a finished record and appends it to the file. One write per
 // record, under the lock, so lines never interleave.
 func (l *SessionLog) add(r Record) error {
@@ -59,23 +112,58 @@ func (l *SessionLog) add(r Record) error {
 		return fmt.Errorf("server: encoding session %s: %w", r.ID, err)
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.recent = append(l.recent, r)
 	if len(l.recent) > l.max {
 		l.recent = append(l.recent[:0:0], l.recent[len(l.recent)-l.max:]...)
 	}
-	for _, ch := range l.subs {
-		select {
-		case ch <- r:
-		default: // a slow subscriber loses records rather than stalling the lab
+	if a, ok := l.active[r.ID]; ok {
+		delete(l.active, r.ID)
+		l.transcripts[r.ID] = a.transcript
+		l.order = append(l.order, r.ID)
+		for len(l.order) > KeepTranscripts {
+			delete(l.transcripts, l.order[0])
+			l.order = l.order[1:]
 		}
 	}
 	if l.file != nil {
-		if _, err := l.file.Write(append(line, '\n')); err != nil {
-			return fmt.Errorf("server: sessions file: %w", err)
-		}
+		_, err = l.file.Write(append(line, '\n'))
+	}
+	l.mu.Unlock()
+	l.notify(Event{Type: SessionEnd, Session: r.ID, Scenario: r.Scenario, Record: &r})
+	if err != nil {
+		return fmt.Errorf("server: sessions file: %w", err)
 	}
 	return nil
+}
+
+// notify calls every watcher, outside the lock, in the session's own
+// goroutine: the events of one session arrive in order.
+func (l *SessionLog) notify(e Event) {
+	l.mu.Lock()
+	ws := make([]func(Event), 0, len(l.watchers))
+	for _, w := range l.watchers {
+		ws = append(ws, w)
+	}
+	l.mu.Unlock()
+	for _, w := range ws {
+		w(e)
+	}
+}
+
+// Watch calls fn for every session event until stop is called. fn runs
+// in the session's goroutine and must not block: a watcher that needs
+// time hands the event on (and drops what it cannot take).
+func (l *SessionLog) Watch(fn func(Event)) (stop func()) {
+	l.mu.Lock()
+	id := l.nextW
+	l.nextW++
+	l.watchers[id] = fn
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		delete(l.watchers, id)
+		l.mu.Unlock()
+	}
 }
 
 // Records returns the records kept in memory, oldest first.
@@ -85,13 +173,48 @@ func (l *SessionLog) Records() []Record {
 	return append([]Record(nil), l.recent...)
 }
 
+// Session returns a session by id: its record (the fields known at the
+// start while it runs), whether it is still running, and its transcript
+// (nil when it is no longer kept). ok is false for an unknown id.
+func (l *SessionLog) Session(id string) (rec Record, active bool, t *Transcript, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a, found := l.active[id]; found {
+		return a.rec, true, a.transcript, true
+	}
+	for i := len(l.recent) - 1; i >= 0; i-- {
+		if l.recent[i].ID == id {
+			return l.recent[i], false, l.transcripts[id], true
+		}
+	}
+	return Record{}, false, nil, false
+}
+
+// Clear forgets the finished records and transcripts kept in memory (the
+// sessions file keeps its lines) and returns how many records it forgot.
+func (l *SessionLog) Clear() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.recent)
+	l.recent = nil
+	l.transcripts = map[string]*Transcript{}
+	l.order = nil
+	return n
+}
+
 // Subscribe returns a channel that receives each record as it finishes
 // (buffered; records are dropped for a subscriber that falls behind).
 func (l *SessionLog) Subscribe(buffer int) <-chan Record {
 	ch := make(chan Record, buffer)
-	l.mu.Lock()
-	l.subs = append(l.subs, ch)
-	l.mu.Unlock()
+	l.Watch(func(e Event) {
+		if e.Type != SessionEnd {
+			return
+		}
+		select {
+		case ch <- *e.Record:
+		default: // a slow subscriber loses records rather than stalling the lab
+		}
+	})
 	return ch
 }
 

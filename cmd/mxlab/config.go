@@ -36,7 +36,31 @@ type Config struct {
 	AuthUsers    map[string]string `mapstructure:"auth_users"`
 	Timeouts     TimeoutsConfig    `mapstructure:"timeouts"`
 	Log          LogConfig         `mapstructure:"log"`
-	source       string            // the config file, for error messages
+	// API is the HTTP API's address ("-" for none).
+	API string `mapstructure:"api"`
+	// APIToken is required on every API call when set.
+	APIToken string `mapstructure:"api_token"`
+	// APIPublic allows the API on an address beyond loopback (with a
+	// token only).
+	APIPublic bool `mapstructure:"api_public"`
+	// Switchboard is the switchboard listener's address ("-" for none).
+	Switchboard string `mapstructure:"switchboard"`
+	// SwitchboardScenario is the switchboard's first scenario.
+	SwitchboardScenario string `mapstructure:"switchboard_scenario"`
+	// Spool is a Maildir directory for accepted messages ("" keeps
+	// them in memory).
+	Spool string `mapstructure:"spool"`
+	// Store bounds the message store.
+	Store StoreConfig `mapstructure:"store"`
+	// Ephemeral binds every listener on a free port.
+	Ephemeral bool   `mapstructure:"ephemeral"`
+	source    string // the config file, for error messages
+}
+
+// StoreConfig bounds the message store (0: msgstore's defaults).
+type StoreConfig struct {
+	MaxMessages int   `mapstructure:"max_messages"`
+	MaxBytes    int64 `mapstructure:"max_bytes"`
 }
 
 // SMTPConfig places the SMTP listeners.
@@ -76,6 +100,16 @@ var flagKeys = map[string]string{
 	"sessions-file": "sessions_file",
 	"manifest":      "manifest",
 	"log-level":     "log.level",
+
+	"api":                  "api",
+	"api-token":            "api_token",
+	"api-public":           "api_public",
+	"switchboard":          "switchboard",
+	"switchboard-scenario": "switchboard_scenario",
+	"spool":                "spool",
+	"store-max-messages":   "store.max_messages",
+	"store-max-bytes":      "store.max_bytes",
+	"ephemeral":            "ephemeral",
 }
 
 // addLabFlags declares the flags that shape a lab.
@@ -107,6 +141,8 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	v.SetDefault("dns", lab.DefaultDNS)
 	v.SetDefault("smtp.net", "127.0.1.0/24")
 	v.SetDefault("log.level", "info")
+	v.SetDefault("api", DefaultAPI)
+	v.SetDefault("switchboard", DefaultSwitchboard)
 	if path == "" {
 		path = os.Getenv("MXLAB_CONFIG")
 	}
@@ -201,7 +237,7 @@ func checkKeys(path string) error {
 			}
 			// Maps with free keys (auth_users) and scenario definitions
 			// (checked by the catalogue) are not walked.
-			if key == "smtp" || key == "timeouts" || key == "log" {
+			if key == "smtp" || key == "timeouts" || key == "log" || key == "store" {
 				if err := check(n.Content[i+1], key+"."); err != nil {
 					return err
 				}

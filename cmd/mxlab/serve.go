@@ -6,15 +6,20 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mxlab/mxlab/api"
 	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/metrics"
+	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -35,7 +40,14 @@ resolver, use the shared-port layout in a network namespace:
   mxlab serve --smtp-port 25 --smtp-net 127.0.1.0/24 --dns 127.0.0.1:53
 
 --manifest FILE writes the layout as JSON once every listener answers;
-each finished session is appended to the sessions file as one JSON line.`,
+each finished session is appended to the sessions file as one JSON line.
+
+The HTTP API (docs/api.md) listens on 127.0.0.1:10080 (--api) and the
+switchboard, an SMTP listener whose scenario PUT /api/v1/switchboard
+selects, on 127.0.0.1:10024 (--switchboard). --ephemeral puts every
+listener on a free port (the manifest says where), so two labs can run
+side by side. Accepted messages are kept in memory, or with --spool DIR
+in a Maildir, fsynced before the 250.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd, env)
@@ -45,8 +57,23 @@ each finished session is appended to the sessions file as one JSON line.`,
 	cmd.Flags().String("manifest", "", "write the lab manifest (JSON) here once ready")
 	cmd.Flags().String("sessions-file", "", `session records file (default <state-dir>/sessions.jsonl; "-" for none)`)
 	cmd.Flags().String("log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().String("api", DefaultAPI, `HTTP API address ("-" for none)`)
+	cmd.Flags().String("api-token", "", "token every API call must send (Authorization: Bearer TOKEN); or MXLAB_API_TOKEN")
+	cmd.Flags().Bool("api-public", false, "allow the API on an address beyond loopback (needs --api-token)")
+	cmd.Flags().String("switchboard", DefaultSwitchboard, `switchboard SMTP address ("-" for none)`)
+	cmd.Flags().String("switchboard-scenario", "", "the switchboard's first scenario (default: the first running)")
+	cmd.Flags().String("spool", "", "keep accepted messages in this Maildir, fsynced before the 250 (default: in memory)")
+	cmd.Flags().Int("store-max-messages", 0, fmt.Sprintf("keep at most this many messages, dropping the oldest (default %d in memory, no bound with --spool)", msgstore.DefaultMaxMessages))
+	cmd.Flags().Int64("store-max-bytes", 0, fmt.Sprintf("keep at most this many bytes of messages (default %d in memory, no bound with --spool)", msgstore.DefaultMaxBytes))
+	cmd.Flags().Bool("ephemeral", false, "bind every listener (SMTP, DNS, API, switchboard) on a free port; the manifest says where")
 	return cmd
 }
+
+// Default addresses of the API and the switchboard.
+const (
+	DefaultAPI         = "127.0.0.1:10080"
+	DefaultSwitchboard = "127.0.0.1:10024"
+)
 
 func runServe(cmd *cobra.Command, env *cliEnv) error {
 	f, err := format(cmd, "text", "json")
@@ -66,11 +93,49 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 		return err
 	}
 	lc.Logger = logger
+	if err := cfg.placeListeners(&lc); err != nil {
+		return err
+	}
+	apiLn, err := cfg.listenAPI(env.stderr)
+	if err != nil {
+		return err
+	}
+	if apiLn != nil {
+		defer apiLn.Close()
+		lc.API = apiLn.Addr().String()
+	}
+	selected, err := lc.Catalogue.Select(lc.Scenarios)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, sc := range selected {
+		names = append(names, sc.Name)
+	}
+	m := metrics.New(names)
+	if lc.Messages, err = msgstore.Open(msgstore.Config{
+		Spool: cfg.Spool, MaxMessages: cfg.Store.MaxMessages, MaxBytes: cfg.Store.MaxBytes,
+		Logger: logger, OnDeliver: m.Message,
+	}); err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
 	l, err := lab.Start(lc)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	stopMetrics := l.Sessions().Watch(m.Session)
+	defer stopMetrics()
+	if apiLn != nil {
+		srv := &http.Server{
+			Handler:           api.New(api.Config{Lab: l, Token: cfg.APIToken, Metrics: m.Handler(), Logger: logger}),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		go srv.Serve(apiLn)
+		// Close, not Shutdown: event streams never end by themselves.
+		defer srv.Close()
+	}
 
 	switch {
 	case f == "json":
@@ -83,7 +148,8 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	default:
 		fmt.Fprintf(env.stderr, "mxlab: lab ready: %d scenarios, DNS %s, CA %s\n", len(l.Layout().Scenarios), l.Layout().DNS, l.Layout().CACert)
 	}
-	logger.Info("lab ready", "scenarios", len(l.Layout().Scenarios), "dns", l.Layout().DNS, "manifest", cfg.Manifest, "sessions", l.Layout().Sessions)
+	logger.Info("lab ready", "scenarios", len(l.Layout().Scenarios), "dns", l.Layout().DNS, "api", l.Layout().API,
+		"switchboard", l.Layout().Switchboard, "manifest", cfg.Manifest, "sessions", l.Layout().Sessions, "spool", l.Layout().Spool)
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -112,6 +178,12 @@ func printReady(w io.Writer, layout *lab.Layout) {
 	}
 	dnsHost, dnsPort, _ := net.SplitHostPort(layout.DNS)
 	fmt.Fprintf(w, "\n  dig @%s -p %s +dnssec MX %s\n", dnsHost, dnsPort, layout.Scenarios[0].Domain)
+	if layout.API != "" {
+		fmt.Fprintf(w, "  curl -s http://%s/api/v1/sessions\n", layout.API)
+	}
+	if layout.Switchboard != "" {
+		fmt.Fprintf(w, "\nSwitchboard %s: curl -X PUT -d '{\"scenario\":\"sni-reject\"}' http://%s/api/v1/switchboard\n", layout.Switchboard, layout.API)
+	}
 	fmt.Fprintln(w, "\nStop with Ctrl-C.")
 }
 
@@ -140,4 +212,64 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("%w: log level %q: want debug, info, warn or error", errConfig, level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// placeListeners applies --ephemeral and the switchboard's address to the
+// lab's configuration.
+func (c *Config) placeListeners(lc *lab.Config) error {
+	if c.Switchboard != "-" {
+		lc.Switchboard = c.Switchboard
+		lc.SwitchboardScenario = c.SwitchboardScenario
+	}
+	if !c.Ephemeral {
+		return nil
+	}
+	if c.SMTP.Port != 0 {
+		return fmt.Errorf("%w: --ephemeral and --smtp-port: the shared-port layout has fixed ports; choose one", errUsage)
+	}
+	lc.Addressing.Ephemeral = true
+	var err error
+	for _, addr := range []*string{&lc.DNS, &lc.Switchboard, &c.API} {
+		if *addr == "" || *addr == "-" {
+			continue
+		}
+		if *addr, err = portZero(*addr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// portZero keeps an address's host and asks for a free port.
+func portZero(addr string) (string, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("%w: address %q: %w", errConfig, addr, err)
+	}
+	return net.JoinHostPort(host, "0"), nil
+}
+
+// listenAPI binds the API's listener (nil for --api -). Beyond loopback
+// it needs both --api-public and a token, and says so loudly.
+func (c *Config) listenAPI(stderr io.Writer) (net.Listener, error) {
+	if c.API == "" || c.API == "-" {
+		return nil, nil
+	}
+	host, _, err := net.SplitHostPort(c.API)
+	if err != nil {
+		return nil, fmt.Errorf("%w: api: address %q: %w", errConfig, c.API, err)
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
+	if !loopback {
+		if !c.APIPublic || c.APIToken == "" {
+			return nil, fmt.Errorf("%w: api: %s is beyond loopback: that needs --api-public and a token (--api-token or MXLAB_API_TOKEN)", errUsage, c.API)
+		}
+		fmt.Fprintf(stderr, "mxlab: WARNING: the API listens on %s, beyond loopback: anyone who can reach it and has the token can read every session and message\n", c.API)
+	}
+	ln, err := net.Listen("tcp", c.API)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen on %s: %w: %w", c.API, lab.ErrBind, err)
+	}
+	return ln, nil
 }
