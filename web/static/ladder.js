@@ -13,6 +13,14 @@ MX.ladder = (() => {
 
   const replyLine = /^(\d{3})([ -]?)(.*)$/;
 
+  // versionName turns a ClientHello's version code ("0304") into its
+  // name ("TLS 1.3"); names already given pass through.
+  const versionNames = { '0304': 'TLS 1.3', '0303': 'TLS 1.2', '0302': 'TLS 1.1', '0301': 'TLS 1.0', '0300': 'SSL 3.0' };
+  function versionName(v) {
+    const k = String(v).toLowerCase().replace(/^0x/, '');
+    return versionNames[k] || String(v);
+  }
+
   // recordLabel names one TLS record as the transcript saw it.
   function recordLabel(r) {
     if (!r) return 'record';
@@ -104,7 +112,7 @@ MX.ladder = (() => {
             s.sni = name;
             const ch = rec.client_hello || {};
             const versions = ch.supported_versions || ch.versions;
-            if (Array.isArray(versions) && versions.length) s.details.push('offers ' + versions.join(', '));
+            if (Array.isArray(versions) && versions.length) s.details.push('offers ' + versions.map(versionName).join(', '));
           }
           if (r.alert) {
             s.alert = r.alert;
@@ -231,7 +239,7 @@ MX.ladder = (() => {
     if (s.role) cls.push(s.role);
     const label = el('div', { class: 'label' });
     if (s.fail) label.appendChild(el('span', { class: 'fail-mark', title: 'the failing step' }, '✖ '));
-    if (s.tls && s.kind !== 'tls') label.appendChild(el('span', { class: 'lock', title: 'inside TLS' }, '🔒 '));
+    if (s.tls && s.kind !== 'tls') label.appendChild(el('span', { class: 'tag tls', title: 'sent inside TLS' }, 'TLS'));
     if (s.role === 'banner') label.appendChild(el('span', { class: 'tag' }, 'banner'));
     label.appendChild(el('span', { class: 'text' }, s.label));
     const body = [label];
@@ -245,7 +253,7 @@ MX.ladder = (() => {
     }
     if (s.fail && m.failure) body.push(el('div', { class: 'why' }, m.failure.sentence));
     body.push(el('div', { class: 'line', 'aria-hidden': 'true' }));
-    return el('li', { class: cls, id: s.fail ? 'fail' : 'step-' + s.n, 'data-seqs': s.seqs.join(' ') },
+    return el('li', { class: cls, id: s.fail ? 'fail' : 'step-' + s.n, 'data-seqs': s.seqs.join(' '), 'data-verb': s.verb || null },
       el('span', { class: 'num' }, String(s.n)),
       el('div', { class: 'arrow' }, body));
   }

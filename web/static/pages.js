@@ -99,7 +99,7 @@
       el('td', null, el('a', { href: href.session(rec.id) }, rec.id)),
       el('td', null, MX.time(rec.started)),
       el('td', null, rec.scenario ? el('a', { href: href.scenario(rec.scenario) }, rec.scenario) : '', rec.via ? el('small', null, ' via ' + rec.via) : null),
-      el('td', { class: 'mono' }, rec.remote || ''),
+      el('td', { class: 'mono addr' }, rec.remote || ''),
       el('td', { class: 'mono sni' }, sni === null ? '' : (sni === '' ? el('em', null, 'no SNI') : sni)),
       el('td', { class: 'outcome' }, o.text),
       el('td', { class: 'mono' }, rec.counts || ''));
@@ -207,7 +207,8 @@
       el('div', { class: 'session-grid' },
         el('section', { class: 'ladder-col', 'aria-label': 'ladder diagram' }, el('h2', null, 'Ladder'), ladder),
         el('section', { class: 'raw-col', 'aria-label': 'raw transcript' },
-          el('h2', null, 'Transcript', m.truncated ? el('small', { class: 'warn' }, ' (cut at its bound)') : null),
+          el('h2', null, 'Transcript', m.truncated ? el('small', { class: 'warn' }, ' (cut at its bound)') : null,
+            el('small', { class: 'muted' }, ' (C client, S server, * inside TLS; click a step to find its lines)')),
           raw)),
       el('details', { class: 'facts-box', open: true }, el('summary', null, 'Record'), facts));
   }
@@ -244,7 +245,7 @@
       }
       list.appendChild(el('li', { class: ['ev', ev.from, ev.kind, ev.tls ? 'in-tls' : null], 'data-seq': String(ev.seq) },
         el('span', { class: 'at' }, '+' + ms + 'ms'),
-        el('span', { class: 'from' }, (who[ev.from] || ev.from) + (ev.tls ? '🔒' : ':')),
+        el('span', { class: 'from', title: ev.tls ? 'sent inside TLS' : null }, (who[ev.from] || ev.from) + (ev.tls ? '*' : ':')),
         el('span', { class: 'txt' }, text)));
     }
     if (!detail.transcript) list.appendChild(el('li', { class: 'ev lab' }, 'No transcript is kept for this session (only the newest sessions keep one).'));
@@ -276,7 +277,7 @@
         section('The lesson', s.lesson),
         section('The fix', s.fix),
         (s.sources || []).length ? el('section', null, el('h2', null, 'Sources'),
-          el('ul', null, s.sources.map((u) => el('li', null, el('a', { href: u, rel: 'noopener noreferrer' }, u))))) : null,
+          el('ul', null, s.sources.map((u) => el('li', null, /^https?:\/\//.test(u) ? el('a', { href: u, rel: 'noopener noreferrer' }, u) : u)))) : null,
         el('section', null, el('h2', null, 'Recent sessions'),
           el('table', { class: 'list' },
             el('thead', null, el('tr', null, ['Session', 'Started', 'Scenario', 'Client', 'SNI', 'Outcome', 'Commands'].map((h) => el('th', null, h)))),
