@@ -21,6 +21,7 @@ import (
 	"github.com/mxlab/mxlab/metrics"
 	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/web"
 )
 
 func newServeCmd(env *cliEnv) *cobra.Command {
@@ -42,9 +43,9 @@ resolver, use the shared-port layout in a network namespace:
 --manifest FILE writes the layout as JSON once every listener answers;
 each finished session is appended to the sessions file as one JSON line.
 
-The HTTP API (docs/api.md) listens on 127.0.0.1:10080 (--api) and the
-switchboard, an SMTP listener whose scenario PUT /api/v1/switchboard
-selects, on 127.0.0.1:10024 (--switchboard). --ephemeral puts every
+The HTTP API (docs/api.md) and the web UI listen on 127.0.0.1:10080
+(--api), and the switchboard, an SMTP listener whose scenario
+PUT /api/v1/switchboard selects, on 127.0.0.1:10024 (--switchboard). --ephemeral puts every
 listener on a free port (the manifest says where), so two labs can run
 side by side. Accepted messages are kept in memory, or with --spool DIR
 in a Maildir, fsynced before the 250.`,
@@ -128,7 +129,7 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	defer stopMetrics()
 	if apiLn != nil {
 		srv := &http.Server{
-			Handler:           api.New(api.Config{Lab: l, Token: cfg.APIToken, Metrics: m.Handler(), Logger: logger}),
+			Handler:           api.New(api.Config{Lab: l, Token: cfg.APIToken, Metrics: m.Handler(), UI: web.Handler(), Logger: logger}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}
