@@ -108,14 +108,15 @@ type Result struct {
 // Postfix returns the line Postfix's SMTP client (and posttls-finger) logs
 // for this result, with peer in its "host[address]:port" form, and false
 // where the line has not been measured. The lines were captured with
-// Postfix 3.7 and OpenSSL 3 (interop-recipe.md §5, §6b, §7):
+// Postfix 3.7 and OpenSSL 3 (docs/interop-recipe.md §5, §6b, §7):
 //
 //	mx-good-dane.lab.test[127.1.3.1]:25: Matched DANE EE certificate at depth 0: 3 1 1 4CF0…
 //	server certificate verification failed for mx-mismatch-dane.lab.test[127.1.3.2]:25: num=65:no matching DANE TLSA records
 //	server certificate verification failed for …: num=62:hostname mismatch
 //
-// The EE line's data is the record's, in uppercase hex (the recipe shows
-// it shortened; how Postfix shortens long data was not measured). The
+// The EE line's data is the record's, in uppercase hex
+// (docs/interop-recipe.md §7 shows it shortened; how Postfix shortens
+// long data was not measured). The
 // num=62 line was measured with posttls-finger; it is OpenSSL's hostname
 // check failing, which is what a DANE-TA name mismatch is. A verified
 // DANE-TA match, expired or broken chains, and the other reasons have no

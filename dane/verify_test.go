@@ -242,7 +242,7 @@ func TestVerifyZeroTime(t *testing.T) {
 }
 
 // TestPostfix checks the log lines measured with Postfix 3.7
-// (interop-recipe.md §5, §7) and that nothing unmeasured is made up.
+// (docs/interop-recipe.md §5, §7) and that nothing unmeasured is made up.
 func TestPostfix(t *testing.T) {
 	now := time.Now()
 	s := newStorePKI(t, now)

@@ -68,7 +68,7 @@ func TestNewHandlerNilLogger(t *testing.T) {
 }
 
 // seedQueries are real queries: what Postfix asks at smtp_dns_support_level
-// = dnssec (interop recipe §2), its ". NS" probe, and the odd ones.
+// = dnssec (docs/interop-recipe.md §2), its ". NS" probe, and the odd ones.
 func seedQueries() []*dns.Msg {
 	dnssec := []func(*dns.Msg){withDO, withAD}
 	return []*dns.Msg{

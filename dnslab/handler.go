@@ -166,8 +166,8 @@ func clientUDPSize(r *dns.Msg) int {
 	return size
 }
 
-// logQuery writes the debug line of one query, in the words of the
-// interop recipe: q=NAME t=TYPE do=… adq=… -> rcode=… n=… ad=….
+// logQuery writes the debug line of one query, in the words of
+// docs/interop-recipe.md §2: q=NAME t=TYPE do=… adq=… -> rcode=… n=… ad=….
 func (h *handler) logQuery(w dns.ResponseWriter, r, m *dns.Msg, err error) {
 	ctx := context.Background()
 	level := slog.LevelDebug

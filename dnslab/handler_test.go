@@ -60,7 +60,7 @@ func check(t *testing.T, r *dns.Msg, w want) {
 // when the query asked for DNSSEC and the name is not insecure.
 func TestAnswers(t *testing.T) {
 	s := startLab(t, testZone(t))
-	dnssec := []func(*dns.Msg){withDO, withAD} // what Postfix sends (interop recipe §2)
+	dnssec := []func(*dns.Msg){withDO, withAD} // what Postfix sends (docs/interop-recipe.md §2)
 	tests := []struct {
 		name  string
 		q     *dns.Msg

@@ -44,7 +44,7 @@ var labRecords = []string{
 }
 
 // testZone returns the lab zone the tests query, with TTL 1 as the lab uses
-// (interop recipe §8.10: Postfix caches TLSA by TTL).
+// (docs/interop-recipe.md §8.10: Postfix caches TLSA by TTL).
 func testZone(t testing.TB) *dnslab.Zone {
 	t.Helper()
 	lines := append([]string(nil), labRecords...)

@@ -73,7 +73,7 @@ func decodeLibrary(text string) finding {
 	// A server that found no shared cipher or no common version answers
 	// with alert 40 or 70 (OpenSSL ssl/statem/statem_srvr.c:
 	// SSL_R_NO_SHARED_CIPHER with SSL_AD_HANDSHAKE_FAILURE; measured with
-	// openssl s_server -nocert, /tmp/research/tls/REPORT.md §2).
+	// openssl s_server -nocert, docs/real-peers.md §2).
 	if !f.hasAlert {
 		switch f.reason {
 		case reasonNoSharedCipher:
@@ -188,7 +188,7 @@ var (
 	// (ssl/record/rec_layer_s3.c: ERR_add_error_data "SSL alert number ").
 	alertNumber = regexp.MustCompile(`(?i)SSL alert number (\d{1,3})\b`)
 	// gnutls-cli prints "*** Received alert [47]: Illegal parameter"
-	// (measured, gnutls-cli 3.7.9, /tmp/research/tls/REPORT.md §3).
+	// (measured, gnutls-cli 3.7.9, docs/real-peers.md §1a and §3).
 	gnutlsReceived = regexp.MustCompile(`(?i)Received alert \[(\d{1,3})\]`)
 	// OpenSSL's reason strings: "sslv3 alert illegal parameter", "tlsv1
 	// alert unknown ca", "tlsv1 unrecognized name" (ssl/ssl_err.c).
@@ -276,8 +276,9 @@ func decodeAlertWords(text string, f *finding) {
 
 // gnutlsServerErrors are GnuTLS error strings (lib/errors.c) a server logs
 // when it rejects a ClientHello, with the alert gnutls_error_to_alert
-// (lib/alert.c) sends for each. Measured with gnutls-serv 3.7.9 and Exim
-// 4.96 (/tmp/research/tls/REPORT.md §1, /tmp/research/dialects/REPORT.md).
+// (lib/alert.c) sends for each (GnuTLS 3.7.9's source; docs/real-peers.md
+// §1b). The first two are measured against gnutls-serv 3.7.9 on every run
+// of lab.TestRealPeersSameBytes (docs/real-peers.md §1a).
 var gnutlsServerErrors = []struct {
 	text  string
 	alert tlsalert.Description

@@ -37,7 +37,7 @@ var rules = []rule{
 
 	// Postfix smtp(8) with smtp_tls_security_level=dane: "server certificate
 	// verification failed for mx[ip]:25: num=65:no matching DANE TLSA
-	// records" (measured, interop-recipe.md §5; Mailu issue #3288 shows
+	// records" (measured, docs/interop-recipe.md §5; Mailu issue #3288 shows
 	// "CA certificate verification failed ...: num=65:...").
 	{name: "postfix-dane-no-match", re: re(`no matching DANE TLSA records|num=65\b`), source: "postfix", kind: KindTLSAInvalid},
 	// Microsoft 365 DANE results (Microsoft Learn "How SMTP DANE works",
@@ -72,7 +72,7 @@ var rules = []rule{
 
 	// Postfix smtp(8): "TLS is required, but was not offered by host %s"
 	// (dsn=4.7.4; string in the Postfix 3.7 smtp binary, measured in
-	// interop-recipe.md §5; posted from Posteo's TLS-sending guarantee).
+	// docs/interop-recipe.md §5; posted from Posteo's TLS-sending guarantee).
 	{name: "postfix-tls-required", re: re(`TLS is required, but was not offered`), source: "postfix", side: SideSender, kind: KindStartTLSNotSupported},
 	// Postfix smtp(8): "TLS is required, but host %s refused to start TLS: %s".
 	{name: "postfix-starttls-refused", re: re(`TLS is required, but host .*?refused to start TLS`), source: "postfix", side: SideSender, kind: KindStartTLSRefused},
@@ -81,14 +81,14 @@ var rules = []rule{
 	// STARTTLS" (swaks 20201014 source).
 	{name: "starttls-not-advertised", re: re(`STARTTLS not advertised|did not advertise STARTTLS`), side: SideSender, kind: KindStartTLSNotSupported},
 	// The receiver's own replies to a STARTTLS it did not advertise
-	// (measured, /tmp/research/dialects/REPORT.md §2c, §3c): sendmail
+	// (recorded transcripts, docs/real-peers.md §4): sendmail
 	// "503 5.5.0 TLS not available", Exim "503 STARTTLS command used when
 	// not advertised", Postfix "502 5.5.1 Error: command not implemented"
 	// is too generic to use.
 	{name: "sendmail-503-tls", re: re(`503 5\.5\.0 TLS not available`), source: "sendmail", kind: KindStartTLSNotSupported},
 	{name: "exim-503-starttls", re: re(`STARTTLS command used when not advertised`), source: "exim", kind: KindStartTLSNotSupported},
-	// The receiver advertised STARTTLS but cannot start it (measured,
-	// dialects REPORT.md §2d, §3d, §5): sendmail "454 4.3.3 TLS not
+	// The receiver advertised STARTTLS but cannot start it
+	// (docs/real-peers.md §4): sendmail "454 4.3.3 TLS not
 	// available after start", Exim "454 TLS currently unavailable", Postfix
 	// "454 4.7.0 TLS not available due to local problem".
 	{name: "starttls-454", re: re(`454 4\.3\.3 TLS not available after start|454 TLS currently unavailable|TLS not available due to local problem`), kind: KindStartTLSRefused},
@@ -99,7 +99,8 @@ var rules = []rule{
 	// then said QUIT without MAIL: "disconnect from mail-40141.protonmail.ch
 	// [185.70.40.141] ehlo=1 starttls=1 quit=1 commands=3" (iter.ca 2023,
 	// Proton sending to a Mail-in-a-Box server; the tlsa-mismatch incident
-	// in DESIGN.md; interop-recipe.md §6b: Postfix at dane does the same).
+	// in scenarios/builtin/tlsa-mismatch.yaml; docs/interop-recipe.md §6b:
+	// Postfix at dane does the same).
 	{name: "postfix-quit-after-starttls", re: re(`\behlo=\d+ starttls=1 quit=1 commands=\d+`), source: "postfix", side: SideReceiver, kind: KindValidationFailure, scenario: "tlsa-mismatch",
 		receiverDid: "Your server (the receiver) completed STARTTLS and the TLS handshake, then the sender said QUIT without sending any mail: it checked your certificate after the handshake and did not accept it.",
 		causes: []string{
@@ -124,7 +125,7 @@ var rules = []rule{
 	// Gmail wording named in the issue; no public posting was found.
 	{name: "gmail-cert-invalid", re: re(`certificate for the recipient domain is invalid`), source: "gmail", side: SideSender, kind: KindCertificateNotTrusted},
 	// Postfix smtp(8) verification log lines (Postfix TLS_README; measured
-	// in interop-recipe.md §5): "certificate verification failed for
+	// in docs/interop-recipe.md §5): "certificate verification failed for
 	// mx[ip]:25: num=62:hostname mismatch", "...: certificate has expired",
 	// "...: self-signed certificate", "...: untrusted issuer /C=...".
 	{name: "verify-hostname", re: re(`num=62:hostname mismatch|certificate verification failed for .*?hostname mismatch|x509: certificate is valid for|NotValidForName`), kind: KindCertificateHostMismatch, scenario: noScenario},
@@ -155,10 +156,10 @@ var rules = []rule{
 
 	// GnuTLS server, Exim's receiving side: "TLS error on connection from
 	// (helo) [ip] (gnutls_handshake): A disallowed SNI server name has
-	// been received." (measured: gnutls-serv 3.7.9 logs "Error in
-	// handshake: A disallowed SNI server name has been received.", Exim
-	// 4.96 logs "H=%s [%s] TLS error on connection %s";
-	// /tmp/research/tls/REPORT.md §1).
+	// been received." (gnutls-serv 3.7.9 logs "Error in handshake: A
+	// disallowed SNI server name has been received.", measured in
+	// docs/real-peers.md §1a; Exim 4.96 logs "TLS error on %s %s", from its
+	// source, docs/real-peers.md §1c).
 	{name: "gnutls-disallowed-sni", re: re(`disallowed SNI server name`), side: SideReceiver},
 	// Gmail's bounce: "TLS Negotiation failed: FAILED_PRECONDITION:
 	// starttls error (71): ...error:10000417:SSL routines:OPENSSL_internal:
@@ -182,7 +183,7 @@ var rules = []rule{
 		fix: "Check that the certificate and the key match (openssl x509 -noout -pubkey -in cert.pem and openssl pkey -pubout -in key.pem must print the same key), install the matching pair, and update the server's TLS library."},
 	{name: "gmail-tls-negotiation", re: re(`TLS Negotiation failed|FAILED_PRECONDITION: starttls error`), source: "gmail", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	// Postfix smtp(8): "Cannot start TLS: handshake failure" (dsn=4.7.5;
-	// string in the Postfix 3.7 binary; measured, interop-recipe.md §5 and
+	// string in the Postfix 3.7 binary; measured, docs/interop-recipe.md §5 and
 	// §6a; mailcow-dockerized #3110 posted the DSN).
 	{name: "postfix-cannot-start-tls", re: re(`Cannot start TLS: handshake failure`), source: "postfix", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	// Postfix smtp(8) without library detail: "SSL_connect error to
@@ -216,14 +217,14 @@ var rules = []rule{
 	// Postfix's TLS engine on either side: "SSL_connect error to mx[ip]:25:
 	// -1" / "SSL_accept error from client[ip]: -1", each followed by
 	// "warning: TLS library problem: error:..." (measured,
-	// interop-recipe.md §5; docker-mailserver #1784, #620; bokysan
+	// docs/interop-recipe.md §5; docker-mailserver #1784, #620; bokysan
 	// docker-postfix #167).
 	{name: "postfix-ssl-accept", re: re(`SSL_accept error from|lost connection after STARTTLS from`), source: "postfix", side: SideReceiver, kind: KindHandshakeFailure, generic: true},
 	{name: "postfix-ssl-connect", re: re(`SSL_connect error to`), source: "postfix", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	{name: "postfix-tls-library-problem", re: re(`TLS library problem`), source: "postfix", kind: KindHandshakeFailure, generic: true},
 	// swaks: "*** TLS startup failed (connect(): error:0A000417:SSL
 	// routines::sslv3 alert illegal parameter)" (measured, swaks 20201014
-	// with OpenSSL 3.0.19, /tmp/research/tls/REPORT.md §3; jetmore/swaks #30).
+	// with OpenSSL 3.0.19, docs/real-peers.md §3; jetmore/swaks #30).
 	{name: "swaks-tls-startup", re: re(`TLS startup failed|STARTTLS attempted but failed`), source: "swaks", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	// Stalwart (rustls): "TLS error from 'mx': Handshake failed: received
 	// fatal alert: HandshakeFailure" (stalwartlabs/stalwart #734).

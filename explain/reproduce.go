@@ -9,13 +9,13 @@ import (
 	"github.com/mxlab/mxlab/scenarios"
 )
 
-// labZone is the zone `mxlab serve` uses by default (DESIGN.md, the lab
-// manifest).
+// labZone is the zone `mxlab serve` uses by default (lab.DefaultZone;
+// docs/contracts.md, the lab manifest).
 const labZone = "mxlab.test"
 
 // failingProfiles lists, per scenario, the sender profiles that fail there,
-// in the order a reproduction prefers them (DESIGN.md "The real incidents
-// this reproduces"; the lessons in scenarios/builtin/*.yaml). A profile
+// in the order a reproduction prefers them (the incidents and lessons in
+// scenarios/builtin/*.yaml). A profile
 // that delivers there cannot reproduce a failure.
 var failingProfiles = map[string][]string{
 	// Only a sender that puts the MX name in SNI trips GnuTLS's rule.
@@ -111,7 +111,7 @@ func reproduceCommand(scenario, source, side, peer string) string {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	// GnuTLS refuses any server name with a character outside
-	// [A-Za-z0-9.-] (REPORT.md §1b), so any underscore name reproduces
+	// [A-Za-z0-9.-] (docs/real-peers.md §1b), so any underscore name reproduces
 	// the proxied _dc-mx.<hex> MX name.
 	sni := "_dc-mx." + scenario + "." + labZone
 	if scenario == "no-starttls" {

@@ -4,9 +4,9 @@
 //
 // TestFidelityPostfix, in the package's tests, does it for Postfix:
 //  1. a network namespace whose resolver is the lab's DNS
-//     (interop-recipe.md §1), with `mxlab serve` in the shared-port layout
+//     (docs/interop-recipe.md §1), with `mxlab serve` in the shared-port layout
 //     inside it (every scenario on port 25, one address each);
-//  2. a private Postfix instance (interop-recipe.md §4), run once per
+//  2. a private Postfix instance (docs/interop-recipe.md §4), run once per
 //     smtp_tls_security_level (may, encrypt, dane, verify) with one
 //     recipient domain per scenario below the scenario's domain;
 //  3. the outcome of each delivery from Postfix's maillog (ParseMaillog)
@@ -16,7 +16,7 @@
 //     the lab's record agrees with Postfix about TLS and the message; for
 //     a first attempt that deferred at may (or where the profile predicts
 //     a later delivery), also the attempt after minimal_backoff_time
-//     against the profile's `later` (interop-recipe.md §6a).
+//     against the profile's `later` (docs/interop-recipe.md §6a).
 //
 // A killed test run cannot clean up after itself; the next run removes
 // what it left (sweep): namespaces mxlab-interop-<pid> of dead

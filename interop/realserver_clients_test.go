@@ -79,7 +79,7 @@ func alertCode(s string) int {
 
 // clientSenders are swaks (--tls-optional, --tls, and --tls with the MX
 // name as SNI, the way Gmail connects) and posttls-finger at may, dane
-// and secure (MAIL_CONFIG: a minimal main.cf, interop-recipe.md §8).
+// and secure (MAIL_CONFIG: a minimal main.cf, docs/interop-recipe.md §8).
 func clientSenders(swaks, finger, mailConfig, ca string) []clientSender {
 	sw := func(extra ...string) func(tg clientTarget) []string {
 		return func(tg clientTarget) []string {

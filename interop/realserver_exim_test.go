@@ -23,8 +23,9 @@ type eximServer struct {
 }
 
 // eximUpdateConf is Debian's /etc/exim4/update-exim4.conf.conf for an
-// internet site (dpkg-reconfigure exim4-config's first choice), the
-// research run's (dialects/REPORT.md §3) with this server's names.
+// internet site (dpkg-reconfigure exim4-config's first choice; keys in
+// Debian's update-exim4.conf.conf(5), docs/real-peers.md §5) with this
+// server's names.
 const eximUpdateConf = `dc_eximconfig_configtype='internet'
 dc_other_hostnames='{domains}'
 dc_local_interfaces='{addr}'

@@ -104,7 +104,7 @@ func firstRetry(ds []Delivery) (first, retry *Delivery) {
 }
 
 // wantsRetry: a first attempt deferred at may is retried, in plaintext
-// once the message is minimal_backoff_time old (interop-recipe.md §6a).
+// once the message is minimal_backoff_time old (docs/interop-recipe.md §6a).
 func (c *realCell) wantsRetry(ds []Delivery) bool {
 	f, _ := firstRetry(ds)
 	return c.level == "may" && f != nil && f.Status == "deferred" && c.site.known == ""
@@ -525,7 +525,7 @@ func TestFidelityRealServers(t *testing.T) {
 
 // noStartTLSOffered is the known difference of sendmail without a
 // certificate: the same banner, the same EHLO reply but for STARTTLS,
-// and 454 4.3.3 to STARTTLS (research REPORT.md §2d).
+// and 454 4.3.3 to STARTTLS (docs/real-peers.md §4).
 func noStartTLSOffered(lab, real dialect) bool {
 	return slices.Contains(lab.EHLO, "250-STARTTLS") && !slices.Contains(withoutStartTLS(real.EHLO), "250-STARTTLS") &&
 		slices.Equal(real.STARTTLS, []string{"454 4.3.3 TLS not available after start"})

@@ -41,7 +41,7 @@ type Cell struct {
 	Profile  string
 	Scenario string
 	// Attempt is "first", or "retry" for the attempt after
-	// minimal_backoff_time (interop-recipe.md §6a): the message's second
+	// minimal_backoff_time (docs/interop-recipe.md §6a): the message's second
 	// status= line, after the test lowered the backoff and flushed the
 	// queue (postfixInstance.retry).
 	Attempt   string

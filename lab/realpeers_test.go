@@ -595,13 +595,13 @@ func firstText(tr swaksTranscript) string {
 
 // TestRealPeersPosttlsFinger probes every scenario with Postfix's
 // posttls-finger at the levels may and secure. It sends no SNI at these
-// levels (interop-recipe.md §5), which is the heart of the sni-reject
+// levels (docs/interop-recipe.md §5), which is the heart of the sni-reject
 // incident: it completes TLS with the origin where Gmail gets alert 47.
 func TestRealPeersPosttlsFinger(t *testing.T) {
 	finger := realpeer.Need(t, realpeer.PosttlsFinger)
 	l := startLab(t)
 	ca := l.Layout().CACert
-	// posttls-finger reads main.cf (interop-recipe.md §8 pitfall 1). No
+	// posttls-finger reads main.cf (docs/interop-recipe.md §8.1). No
 	// CApath and no default CAs: only the lab CA (-F) is trusted.
 	conf := t.TempDir()
 	mainCF := "compatibility_level = 3.6\ninet_protocols = ipv4\nmyhostname = client.example\n" +
@@ -705,7 +705,7 @@ func TestRealPeersPosttlsFinger(t *testing.T) {
 			}
 			if c.tls && rec.EndReason != server.EndQuit && rec.EndReason != server.EndReset {
 				// posttls-finger QUITs; a reset is possible with session
-				// tickets (interop-recipe.md §6b).
+				// tickets (docs/interop-recipe.md §6b).
 				t.Errorf("record end %s, want quit (or reset)", rec.EndReason)
 			}
 		})

@@ -22,8 +22,7 @@ import (
 
 // captureDir holds ClientHellos captured from real clients (full TLS
 // records, 5-byte header included, one hex line each), all sent with the
-// SNI _dc-mx.7c74f8d3197f.example.test (research REPORT.md, "Captured
-// ClientHellos").
+// SNI _dc-mx.7c74f8d3197f.example.test (docs/real-peers.md §6).
 const captureDir = "../server/testdata/clienthello"
 
 // captured reads a captured ClientHello record.

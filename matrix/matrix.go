@@ -16,7 +16,7 @@ import (
 )
 
 // Cell is one (scenario, profile) attempt and its verdict
-// (DESIGN.md: the matrix's JSON).
+// (docs/contracts.md: the matrix's JSON).
 type Cell struct {
 	Scenario string           `json:"scenario"`
 	Profile  string           `json:"profile"`

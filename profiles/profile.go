@@ -20,7 +20,7 @@ import (
 
 // Profile is how one sending MTA delivers.
 type Profile struct {
-	// Name is the stable identifier (DESIGN.md: gmail, postfix-may, ...).
+	// Name is the stable identifier (docs/contracts.md: gmail, postfix-may, ...).
 	Name string `yaml:"name" json:"name"`
 	// Title names the sender in a few words.
 	Title string `yaml:"title" json:"title"`
@@ -75,7 +75,7 @@ const (
 	SNINone SNIPolicy = "none"
 	// SNIDANE sends the MX host name (the TLSA base domain) only when
 	// usable, authenticated TLSA records exist, and none otherwise
-	// (Postfix at dane, interop-recipe.md §5).
+	// (Postfix at dane, docs/interop-recipe.md §5).
 	SNIDANE SNIPolicy = "dane"
 )
 
@@ -120,7 +120,7 @@ const (
 var failures = []Failure{FailDNSNXDomain, FailDNSServfail, FailConnectRefused, FailTimeout, FailSTARTTLSMissing,
 	FailTLSAlert, FailCertNotTrusted, FailCertHostMismatch, FailDANE, FailRejected}
 
-// Outcome is how an attempt ends (DESIGN.md, sender output).
+// Outcome is how an attempt ends (docs/contracts.md, the sender's report).
 type Outcome string
 
 // Outcomes.
@@ -285,7 +285,7 @@ type Catalogue struct{ list catalog.List[*Profile] }
 // ErrUnknown is wrapped by errors for a profile name not in the catalogue.
 var ErrUnknown = catalog.ErrUnknown
 
-// order is the built-in profiles' display order (DESIGN.md).
+// order is the built-in profiles' display order (the README's matrix).
 var order = []string{"gmail", "proton", "outlook", "postfix-may", "postfix-encrypt", "postfix-dane", "postfix-verify", "exim", "sendmail"}
 
 // Builtin returns the embedded profiles.

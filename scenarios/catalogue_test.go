@@ -13,7 +13,7 @@ func TestBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The scenario names are a public contract (DESIGN.md).
+	// The scenario names are a public contract (docs/contracts.md).
 	want := []string{"baseline", "no-starttls", "sni-reject", "no-shared-cipher", "self-signed", "tlsa-mismatch", "submission"}
 	if got := strings.Join(c.Names(), ","); got != strings.Join(want, ",") {
 		t.Errorf("Names() = %s, want %s", got, strings.Join(want, ","))

@@ -121,7 +121,7 @@ type TLS struct {
 	// defaults. (TLS 1.3 suites are not configurable in Go.)
 	Ciphers []string `yaml:"ciphers" json:"ciphers,omitempty"`
 	// SessionTickets makes the server send TLS 1.3 NewSessionTicket, as
-	// OpenSSL-based servers do by default (interop-recipe.md §6b); unset
+	// OpenSSL-based servers do by default (docs/interop-recipe.md §6b); unset
 	// follows the imitated server's dialect.
 	SessionTickets *bool `yaml:"session_tickets" json:"session_tickets,omitempty"`
 	// Reject lists ClientHello rules checked in order before the

@@ -21,7 +21,7 @@ import (
 )
 
 // Report is the result of one attempt: `mxlab send --format json` prints
-// it as is (DESIGN.md, "Sender output").
+// it as is (docs/contracts.md, "The sender's report").
 type Report struct {
 	Profile    string           `json:"profile"`
 	Scenario   string           `json:"scenario,omitempty"`

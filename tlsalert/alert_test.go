@@ -12,7 +12,7 @@ func TestRecord(t *testing.T) {
 		version uint16
 		want    []byte
 	}{
-		// gnutls-serv's answer to an underscore SNI (DESIGN.md, measured).
+		// gnutls-serv's answer to an underscore SNI (docs/real-peers.md §1a, measured).
 		{"gnutls-sni", Alert{Fatal, IllegalParameter}, 0x0303, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x2f}},
 		// openssl s_server -nocert to a modern ClientHello.
 		{"openssl-nocert", Alert{Fatal, HandshakeFailure}, 0x0303, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28}},

@@ -21,7 +21,7 @@ import (
 	"github.com/mxlab/mxlab/scenarios"
 )
 
-// Exit codes (sysexits.h, as DESIGN.md fixes them).
+// Exit codes (sysexits.h; the contract is docs/contracts.md).
 const (
 	exitOK      = 0
 	exitFailure = 1

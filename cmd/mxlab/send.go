@@ -17,7 +17,7 @@ import (
 	"github.com/mxlab/mxlab/sender"
 )
 
-// Exit codes of send (sysexits.h; DESIGN.md).
+// Exit codes of send (sysexits.h; docs/contracts.md).
 const (
 	exitDeferred = 75 // EX_TEMPFAIL
 	exitBounced  = 69 // EX_UNAVAILABLE
