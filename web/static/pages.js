@@ -131,7 +131,7 @@
       try {
         const detail = await api('/api/v1/sessions/' + encodeURIComponent(id));
         drawSession(id, detail, alerts);
-        if (!detail.active && es) { es.close(); es = null; MX.liveIndicator(true); }
+        if (!detail.active && es) { es.close(); es = null; document.getElementById('live').hidden = true; }
         return detail;
       } catch (e) {
         MX.showError(e);
