@@ -72,7 +72,7 @@ func normalizeRdata(s string) string {
 }
 
 // TestRealClients asks dig and kdig, the real resolver clients, the
-// questions Postfix asks at smtp_dns_support_level = dnssec (interop recipe
+// questions Postfix asks at smtp_dns_support_level = dnssec (docs/interop-recipe.md
 // §2) and checks what they read from the wire: rcode, header flags (aa, and
 // ad exactly when asked for and secure) and answers.
 func TestRealClients(t *testing.T) {

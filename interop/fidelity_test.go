@@ -31,7 +31,7 @@ type cell struct {
 	// domain is the cell's own recipient domain below the scenario's (the
 	// lab answers MX for every name below it): Postfix throttles a
 	// destination after a failure, so cells never share one
-	// (interop-recipe.md §8.11).
+	// (docs/interop-recipe.md §8.11).
 	domain string
 	pred   *sender.Report
 	// attempts are Postfix's delivery attempts of the cell's message, in
@@ -319,7 +319,7 @@ func compareFirst(c *cell) Cell {
 
 // compareRetry compares what the profile predicts for the next attempt
 // (later[0]) with Postfix's attempt after minimal_backoff_time
-// (interop-recipe.md §6a: the plaintext fallback at may).
+// (docs/interop-recipe.md §6a: the plaintext fallback at may).
 func compareRetry(c *cell) Cell {
 	d := c.retry()
 	rec := c.recordFor(d, false)

@@ -59,7 +59,7 @@ var (
 // ParseMaillog reads a Postfix maillog_file and returns the delivery
 // attempts of the smtp client, in log order. Each smtp process delivers
 // one message at a time (connection caching is off,
-// interop-recipe.md §8.10), so its lines up to a status line belong to
+// docs/interop-recipe.md §8.10), so its lines up to a status line belong to
 // that delivery.
 func ParseMaillog(r io.Reader) ([]Delivery, error) {
 	var out []Delivery

@@ -8,7 +8,7 @@ import (
 
 // maillogSample is a Postfix 3.7.11 maillog_file from TestFidelityPostfix
 // (level may), with the lines of two smtp processes interleaved and the
-// plaintext fallback of interop-recipe.md §6a.
+// plaintext fallback of docs/interop-recipe.md §6a.
 const maillogSample = `Nov 22 20:45:40 client postfix/master[21243]: daemon started -- version 3.7.11, configuration /tmp/pfx/etc
 Nov 22 20:45:42 client postfix/qmgr[21246]: 12BE198603B: from=<sender@client.lab.test>, size=271, nrcpt=1 (queue active)
 Nov 22 20:45:42 client postfix/smtp[21304]: Trusted TLS connection established to mx.baseline.mxlab.test[127.0.1.1]:25: TLSv1.3 with cipher TLS_AES_128_GCM_SHA256 (128/128 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256

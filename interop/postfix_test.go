@@ -92,7 +92,7 @@ type postfixInstance struct {
 
 // masterCF is master.cf with the chroot column n everywhere: a chrooted
 // smtp(8) would read $queue_directory/etc/resolv.conf, not the
-// namespace's (interop-recipe.md §4, §8.3). postlog serves maillog_file
+// namespace's (docs/interop-recipe.md §4, §8.3). postlog serves maillog_file
 // (§8.2). No inet service: nothing listens, injection is by sendmail.
 const masterCF = `pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -121,7 +121,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 `
 
 // newPostfix lays out an instance under a temporary directory and lets
-// `postfix check` create its queue tree (interop-recipe.md §4).
+// `postfix check` create its queue tree (docs/interop-recipe.md §4).
 func newPostfix(t *testing.T, w *world, tools postfixTools) *postfixInstance {
 	t.Helper()
 	dir := t.TempDir()
@@ -175,7 +175,7 @@ func (p *postfixInstance) write(t *testing.T, name, content string) {
 	}
 }
 
-// configure writes main.cf for one run (interop-recipe.md §4) and the TLS
+// configure writes main.cf for one run (docs/interop-recipe.md §4) and the TLS
 // policy: one line per recipient domain at the run's level. The policy
 // key is the next-hop, which is the recipient domain here (no transport
 // with a port, so no ":port" key is needed, §8.6). The global level is
@@ -352,7 +352,7 @@ func statusLines(ds []Delivery, rcpts []string) string {
 // before it entered the active queue (PREACTIVE_DELAY >=
 // var_min_backoff_time, postfix-3.7 src/smtp/smtp.h), which at may turns
 // a failed handshake into a plaintext retry in the same delivery
-// (src/smtp/smtp_connect.c, RETRY_AS_PLAINTEXT; interop-recipe.md §6a).
+// (src/smtp/smtp_connect.c, RETRY_AS_PLAINTEXT; docs/interop-recipe.md §6a).
 //
 //  1. main.cf with retryBackoff, and SIGHUP to master: what `postfix
 //     reload` does (Debian's /usr/lib/postfix/sbin/postfix-script,
@@ -514,7 +514,7 @@ func stopMaster(pid int) {
 // emptyQueue drops every queued message of the stopped instance, so the
 // next run starts empty. Files are deleted directly: `postsuper -d ALL`
 // on a stopped instance cannot open the root-owned maillog_file and
-// sleeps (interop-recipe.md §8.8).
+// sleeps (docs/interop-recipe.md §8.8).
 func (p *postfixInstance) emptyQueue(t *testing.T) {
 	t.Helper()
 	for _, q := range []string{"incoming", "active", "deferred", "defer", "bounce", "hold", "maildrop", "trace", "flush", "saved", "corrupt"} {

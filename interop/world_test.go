@@ -71,12 +71,12 @@ func newWorldWith(t *testing.T, records func(stateDir string) []string) *world {
 	t.Cleanup(func() { _ = os.Remove(w.pids.path) })
 	w.pids.rememberDir(t)
 
-	// interop-recipe.md §1: a namespace with lo up; 127/8 is local there,
+	// docs/interop-recipe.md §1: a namespace with lo up; 127/8 is local there,
 	// so the lab binds 127.0.1.x without adding addresses.
 	run(t, 10*time.Second, "ip", "netns", "add", w.ns)
 	t.Cleanup(func() { removeNamespace(w.ns) })
 	run(t, 10*time.Second, "ip", "-n", w.ns, "link", "set", "lo", "up")
-	// interop-recipe.md §1: `ip netns exec` bind-mounts this file over
+	// docs/interop-recipe.md §1: `ip netns exec` bind-mounts this file over
 	// /etc/resolv.conf, pinning its inode: write it in place, never by
 	// rename. trust-ad is not needed by Postfix (§6c), but by other glibc
 	// tools.

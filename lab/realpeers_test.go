@@ -788,7 +788,7 @@ func TestRealPeersSameBytes(t *testing.T) {
 					t.Logf("%s: reference wrote [% x] then %s; lab wrote [% x] then %s", h.name, refGot, endName(refEnd), labGot, endName(labEnd))
 
 					if hexBytes(refGot) != h.want {
-						t.Errorf("reference server wrote [%s], want [%s] (research REPORT.md)", hexBytes(refGot), h.want)
+						t.Errorf("reference server wrote [%s], want [%s] (docs/real-peers.md §1a, §2)", hexBytes(refGot), h.want)
 					}
 					if !bytes.Equal(labGot, refGot) {
 						t.Errorf("lab wrote [%s], the real server [%s]", hexBytes(labGot), hexBytes(refGot))

@@ -29,7 +29,7 @@ const (
 )
 
 // ClientHello is what a client offered, as recorded in session records
-// (DESIGN.md: hex strings, in the client's order).
+// (docs/contracts.md: hex strings, in the client's order).
 type ClientHello struct {
 	// SNI is the first host_name entry of server_name, nil without one.
 	SNI *string `json:"sni"`

@@ -11,7 +11,7 @@ import (
 // EndReason says how a session ended.
 type EndReason string
 
-// End reasons (DESIGN.md, session records).
+// End reasons (docs/contracts.md, session records).
 const (
 	EndQuit           EndReason = "quit"
 	EndReset          EndReason = "reset"
