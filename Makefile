@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test unit deps vet lint fuzz bench fidelity serve clean
+.PHONY: all build test unit deps vet lint fuzz bench fidelity serve clean image
 
 all: build
 
@@ -57,6 +57,20 @@ bench:
 fidelity: deps
 	MXLAB_FIDELITY_REPORT=$(CURDIR)/fidelity.md $(GO) test -count=1 -run Fidelity ./interop
 	@cat fidelity.md
+
+# The container image (Dockerfile): a static binary in an image FROM
+# scratch, built with podman (docker format, which keeps HEALTHCHECK) or
+# docker. No registry is needed.
+IMAGE ?= mxlab:latest
+IMAGE_BUILD ?= $(if $(shell command -v podman),podman build --format docker,docker build)
+image:
+	rm -rf bin/image
+	mkdir -p bin/image/rootfs/etc bin/image/rootfs/tmp bin/image/state
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -trimpath -ldflags='-s -w' -o bin/image/rootfs/mxlab ./cmd/mxlab
+	printf 'mxlab:x:65532:65532:mxlab:/var/lib/mxlab:/nonexistent\n' >bin/image/rootfs/etc/passwd
+	printf 'mxlab:x:65532:\n' >bin/image/rootfs/etc/group
+	chmod 1777 bin/image/rootfs/tmp
+	$(IMAGE_BUILD) -t $(IMAGE) .
 
 serve: build
 	./bin/mxlab serve

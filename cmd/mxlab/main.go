@@ -128,7 +128,7 @@ each overriding the one before.`,
 	root.PersistentFlags().String("format", "text", "output format: text, json or markdown")
 	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, configPath: &configPath}
 	root.AddCommand(newServeCmd(env), newScenariosCmd(env), newCertsCmd(env), newTLSACmd(env),
-		newSendCmd(env), newMatrixCmd(env), newProfilesCmd(env), newProbeCmd(env), newExplainCmd(env))
+		newSendCmd(env), newMatrixCmd(env), newProfilesCmd(env), newProbeCmd(env), newExplainCmd(env), newHealthCmd(env))
 	return root
 }
 
