@@ -103,11 +103,11 @@ func page(assets fs.FS, file string) http.Handler {
 	})
 }
 
-// assetRef is a reference to an asset in a shell: src="/static/…" or
-// href="/static/…".
-var assetRef = regexp.MustCompile(`((?:src|href)="/static/[^"?]+)"`)
+// localRef is a reference in a shell to this origin, an asset or a page
+// of the menu: src="/static/app.js", href="/#scenarios".
+var localRef = regexp.MustCompile(`((?:src|href)="/[^"?#]*)(#[^"]*)?"`)
 
-// withToken makes a shell's asset references carry the token it was
+// withToken makes a shell's references carry the token it was
 // opened with. An API off loopback requires the token on every request
 // (docs/api.md), and a <script src> cannot send a header; the page's own
 // calls send it themselves. QueryEscape leaves nothing that could end the
@@ -116,7 +116,7 @@ func withToken(b []byte, token string) []byte {
 	if token == "" {
 		return b
 	}
-	return assetRef.ReplaceAll(b, []byte(`${1}?token=`+url.QueryEscape(token)+`"`))
+	return localRef.ReplaceAll(b, []byte(`${1}?token=`+url.QueryEscape(token)+`${2}"`))
 }
 
 func notFound(w http.ResponseWriter, assets fs.FS) {
