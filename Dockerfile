@@ -20,5 +20,5 @@ EXPOSE 10024 10080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 CMD ["/mxlab", "health", "--api", "127.0.0.1:10080"]
 ENTRYPOINT ["/mxlab"]
 CMD ["serve", "--smtp-port", "25", "--smtp-net", "127.0.1.0/24", "--dns", "127.0.0.1:53", \
-     "--switchboard", "0.0.0.0:10024", "--api", "0.0.0.0:10080", "--api-public", \
+     "--switchboard", "0.0.0.0:10024", "--api", "0.0.0.0:10080", "--api-public", "--api-token-generate", \
      "--manifest", "/var/lib/mxlab/lab.json"]

@@ -47,6 +47,9 @@ need util-linux -- has unshare
 need postfix -- has posttls-finger
 need chromium -- has chromium
 need curl -- has curl
+need jq -- has jq
+need podman -- has podman
+need docker-compose -- has docker-compose
 need make -- has make
 need m4 -- has m4
 # Libraries the unpacked (never installed) Exim and sendmail of the

@@ -43,6 +43,9 @@ type Config struct {
 	// APIPublic allows the API on an address beyond loopback (with a
 	// token only).
 	APIPublic bool `mapstructure:"api_public"`
+	// APITokenGenerate makes up a token, printed at start, when an API
+	// beyond loopback has none (the image's entrypoint).
+	APITokenGenerate bool `mapstructure:"api_token_generate"`
 	// Switchboard is the switchboard listener's address ("-" for none).
 	Switchboard string `mapstructure:"switchboard"`
 	// SwitchboardScenario is the switchboard's first scenario.
@@ -104,6 +107,7 @@ var flagKeys = map[string]string{
 	"api":                  "api",
 	"api-token":            "api_token",
 	"api-public":           "api_public",
+	"api-token-generate":   "api_token_generate",
 	"switchboard":          "switchboard",
 	"switchboard-scenario": "switchboard_scenario",
 	"spool":                "spool",

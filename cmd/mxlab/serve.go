@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,6 +63,7 @@ in a Maildir, fsynced before the 250.`,
 	cmd.Flags().String("api", DefaultAPI, `HTTP API address ("-" for none)`)
 	cmd.Flags().String("api-token", "", "token every API call must send (Authorization: Bearer TOKEN); or MXLAB_API_TOKEN")
 	cmd.Flags().Bool("api-public", false, "allow the API on an address beyond loopback (needs --api-token)")
+	cmd.Flags().Bool("api-token-generate", false, "when no token is set, generate one and print it (the image does this)")
 	cmd.Flags().String("switchboard", DefaultSwitchboard, `switchboard SMTP address ("-" for none)`)
 	cmd.Flags().String("switchboard-scenario", "", "the switchboard's first scenario (default: the first running)")
 	cmd.Flags().String("spool", "", "keep accepted messages in this Maildir, fsynced before the 250 (default: in memory)")
@@ -147,7 +150,7 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	case isTerminal(env.stdout):
 		printReady(env.stdout, l.Layout())
 	default:
-		fmt.Fprintf(env.stderr, "mxlab: lab ready: %d scenarios, DNS %s, CA %s\n", len(l.Layout().Scenarios), l.Layout().DNS, l.Layout().CACert)
+		fmt.Fprintln(env.stderr, readyLine(l.Layout()))
 	}
 	logger.Info("lab ready", "scenarios", len(l.Layout().Scenarios), "dns", l.Layout().DNS, "api", l.Layout().API,
 		"switchboard", l.Layout().Switchboard, "manifest", cfg.Manifest, "sessions", l.Layout().Sessions, "spool", l.Layout().Spool)
@@ -161,6 +164,36 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	case err := <-l.Err():
 		return err
 	}
+}
+
+// readyLine is the one line that says where the lab listens, for logs
+// and containers.
+func readyLine(layout *lab.Layout) string {
+	line := fmt.Sprintf("mxlab: lab ready: %d scenarios", len(layout.Scenarios))
+	if n := len(layout.Scenarios); n > 0 {
+		line += " (SMTP " + layout.Scenarios[0].SMTP
+		if n > 1 {
+			line += " … " + layout.Scenarios[n-1].SMTP
+		}
+		line += ")"
+	}
+	line += ", DNS " + layout.DNS
+	if layout.API != "" {
+		line += ", API http://" + layout.API + "/"
+	}
+	if layout.Switchboard != "" {
+		line += ", switchboard " + layout.Switchboard
+	}
+	return line + ", CA " + layout.CACert
+}
+
+// newToken is a random API token: 24 bytes from crypto/rand, base64url.
+func newToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("api: token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // printReady shows, on a terminal, where each scenario is and a command
@@ -263,6 +296,12 @@ func (c *Config) listenAPI(stderr io.Writer) (net.Listener, error) {
 	ip := net.ParseIP(host)
 	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
 	if !loopback {
+		if c.APIPublic && c.APIToken == "" && c.APITokenGenerate {
+			if c.APIToken, err = newToken(); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(stderr, "mxlab: API token (generated; set MXLAB_API_TOKEN to choose one): %s\n", c.APIToken)
+		}
 		if !c.APIPublic || c.APIToken == "" {
 			return nil, fmt.Errorf("%w: api: %s is beyond loopback: that needs --api-public and a token (--api-token or MXLAB_API_TOKEN)", errUsage, c.API)
 		}

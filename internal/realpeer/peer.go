@@ -50,6 +50,16 @@ var (
 	Chromium = Peer{Name: "chromium", Packages: []string{"chromium"}}
 	// Curl is the HTTP client of the API's examples.
 	Curl = Peer{Name: "curl", Packages: []string{"curl"}}
+	// Jq reads the lab's JSON in the example CI scripts.
+	Jq = Peer{Name: "jq", Packages: []string{"jq"}}
+	// Podman builds the image (make image) without a daemon; containers
+	// cannot run on the machines the suite was built on, so the tests
+	// only build and inspect.
+	Podman = Peer{Name: "podman", Packages: []string{"podman"}}
+	// DockerCompose validates compose.yaml (docker-compose config).
+	DockerCompose = Peer{Name: "docker-compose", Packages: []string{"docker-compose"}}
+	// Setpriv runs a program as another user, as an image's USER does.
+	Setpriv = Peer{Name: "setpriv", Packages: []string{"util-linux"}}
 )
 
 // probeTimeout bounds one probe run.
