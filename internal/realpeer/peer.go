@@ -58,6 +58,8 @@ var (
 	Podman = Peer{Name: "podman", Packages: []string{"podman"}}
 	// DockerCompose validates compose.yaml (docker-compose config).
 	DockerCompose = Peer{Name: "docker-compose", Packages: []string{"docker-compose"}}
+	// Make runs the Makefile's targets (make image, the example scripts).
+	Make = Peer{Name: "make", Packages: []string{"make"}}
 	// Setpriv runs a program as another user, as an image's USER does.
 	Setpriv = Peer{Name: "setpriv", Packages: []string{"util-linux"}}
 )
