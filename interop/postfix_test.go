@@ -152,7 +152,7 @@ func newPostfix(t *testing.T, w *world, tools postfixTools) *postfixInstance {
 	if err != nil {
 		t.Fatalf("interop: lab CA: %v", err)
 	}
-	p.write(t, "ca.pem", string(ca))
+	p.write(t, "mxlab-ca.pem", string(ca))
 	p.write(t, "master.cf", masterCF)
 	p.configure(t, "check", nil, firstBackoff)
 	run(t, 30*time.Second, tools.postfix, "-c", p.etc, "check")
@@ -205,7 +205,6 @@ func (p *postfixInstance) writeMain(t *testing.T, name string, b backoff) {
 		"mydestination =",
 		"relayhost =",
 		"inet_interfaces = loopback-only",
-		"inet_protocols = ipv4",
 		"mynetworks = 127.0.0.0/8",
 		"alias_maps =",
 		"alias_database =",
@@ -215,16 +214,8 @@ func (p *postfixInstance) writeMain(t *testing.T, name string, b backoff) {
 		// its prefix is allowed (§8.2).
 		"maillog_file_prefixes = " + p.dir,
 		"maillog_file = " + p.logPath(name),
-		// Ask for DNSSEC; Postfix sets RES_TRUSTAD itself (§6c).
-		"smtp_dns_support_level = dnssec",
-		"smtp_host_lookup = dns",
 		"smtp_tls_security_level = none",
 		"smtp_tls_policy_maps = texthash:" + filepath.Join(p.etc, "tls_policy"),
-		"smtp_tls_loglevel = 1",
-		"smtp_tls_CAfile = " + filepath.Join(p.etc, "ca.pem"),
-		// One delivery per connection, so each log line and each lab
-		// session belongs to one cell (§8.10).
-		"smtp_connection_cache_on_demand = no",
 		// Bounce notices to the envelope sender are not part of the
 		// measurement: discard them (transport below).
 		"transport_maps = texthash:" + filepath.Join(p.etc, "transport"),
@@ -234,9 +225,35 @@ func (p *postfixInstance) writeMain(t *testing.T, name string, b backoff) {
 		fmt.Sprintf("minimal_backoff_time = %ds", b.min),
 		fmt.Sprintf("maximal_backoff_time = %ds", b.max),
 	}
+	// The settings that aim Postfix at the lab (DNSSEC through the
+	// lab's DNS, the lab CA as mxlab-ca.pem in the configuration
+	// directory, one delivery per connection) are compose.yaml's
+	// Postfix's too: one file, read by both.
+	main = append(main, labClientSettings(t)...)
 	// main.cf takes no trailing comments: a '#' after a value would be
 	// part of it (§4).
 	p.write(t, "main.cf", strings.Join(main, "\n")+"\n")
+}
+
+// labClientCF is the Postfix client configuration shared with
+// compose.yaml's Postfix (postfix/Dockerfile).
+const labClientCF = "../postfix/lab-client.cf"
+
+// labClientSettings are the settings of labClientCF, one "name = value"
+// each, without its comments.
+func labClientSettings(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(labClientCF)
+	if err != nil {
+		t.Fatalf("interop: the shared Postfix client settings: %v", err)
+	}
+	var settings []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			settings = append(settings, line)
+		}
+	}
+	return settings
 }
 
 func (p *postfixInstance) logPath(name string) string {

@@ -84,7 +84,12 @@ func newWorldWith(t *testing.T, records func(stateDir string) []string) *world {
 	if err := os.MkdirAll(etc, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte("nameserver 127.0.0.1\noptions trust-ad\n"), 0o644); err != nil {
+	// The resolver is compose.yaml's Postfix's too (postfix/resolv.conf).
+	resolv, err := os.ReadFile("../postfix/resolv.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), resolv, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
