@@ -229,3 +229,11 @@ func (l *SessionLog) Close() error {
 	l.file = nil
 	return err
 }
+
+// Watchers returns how many watchers are registered (tests wait on it
+// instead of sleeping).
+func (l *SessionLog) Watchers() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.watchers)
+}

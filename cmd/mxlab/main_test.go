@@ -131,7 +131,8 @@ func TestServe(t *testing.T) {
 	var out, errOut bytes.Buffer
 	go func() {
 		done <- run(ctx, []string{"serve", "--state-dir", state, "--dns", "127.0.0.1:0", "--smtp-port", port,
-			"--smtp-net", "127.0.8.0/24", "--manifest", manifest, "--scenario", "baseline", "--scenario", "sni-reject"},
+			"--smtp-net", "127.0.8.0/24", "--manifest", manifest, "--scenario", "baseline", "--scenario", "sni-reject",
+			"--api", "127.0.0.1:0", "--switchboard", "127.0.0.1:0"},
 			strings.NewReader(""), &out, &errOut)
 	}()
 	var layout *lab.Layout
@@ -155,7 +156,7 @@ func TestServe(t *testing.T) {
 
 	// A second lab on the same addresses cannot bind: exit 71.
 	code, _, e2 := mxlab(t, "serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", port,
-		"--smtp-net", "127.0.8.0/24", "--scenario", "baseline")
+		"--smtp-net", "127.0.8.0/24", "--scenario", "baseline", "--api", "-", "--switchboard", "-")
 	if code != 71 || !strings.Contains(e2, "scenario baseline") || !strings.Contains(e2, "127.0.8.1:"+port) {
 		t.Errorf("second serve: exit %d, stderr %q", code, e2)
 	}
@@ -194,7 +195,7 @@ func TestSendAndMatrix(t *testing.T) {
 	go func() {
 		var o, e bytes.Buffer
 		done <- run(ctx, []string{"serve", "--state-dir", state, "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"),
-			"--smtp-net", "127.0.6.0/24", "--manifest", manifest, "--sessions-file", "-"}, strings.NewReader(""), &o, &e)
+			"--smtp-net", "127.0.6.0/24", "--manifest", manifest, "--sessions-file", "-", "--api", "-", "--switchboard", "-"}, strings.NewReader(""), &o, &e)
 	}()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(manifest); err == nil {
@@ -271,7 +272,8 @@ func TestExplainCommand(t *testing.T) {
 // TestServeConfigErrors: mistakes only the lab can see still exit 78 (bad
 // configuration) or 64 (an unknown name), with a message naming them.
 func TestServeConfigErrors(t *testing.T) {
-	base := []string{"serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"), "--smtp-net", "127.0.6.0/24"}
+	base := []string{"serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"), "--smtp-net", "127.0.6.0/24",
+		"--api", "-", "--switchboard", "-"}
 	tests := []struct {
 		args   []string
 		code   int

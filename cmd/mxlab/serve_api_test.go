@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mxlab/mxlab/lab"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// mxlabBinary builds the command once for the tests that run it as a
+// process of its own (SIGKILL, two labs side by side).
+func mxlabBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mxlab-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "mxlab")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// labProc is a running `mxlab serve` process.
+type labProc struct {
+	cmd    *exec.Cmd
+	layout *lab.Layout
+	stderr *bytes.Buffer
+}
+
+// startServe runs `mxlab serve --ephemeral` on loopback with the given
+// state directory and extra flags, and waits (bounded) for its manifest.
+func startServe(t *testing.T, state string, extra ...string) *labProc {
+	t.Helper()
+	manifest := filepath.Join(t.TempDir(), "lab.json")
+	args := append([]string{"serve", "--ephemeral", "--state-dir", state, "--manifest", manifest, "--sessions-file", "-",
+		"--scenario", "baseline", "--scenario", "sni-reject"}, extra...)
+	cmd := exec.Command(mxlabBinary(t), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &labProc{cmd: cmd, stderr: &stderr}
+	t.Cleanup(p.kill)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if l, err := lab.ReadManifest(manifest); err == nil {
+			p.layout = l
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no manifest after 60s")
+		}
+	}
+}
+
+// kill stops the process by its PID, SIGKILL, and reaps it.
+func (p *labProc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = p.cmd.Wait()
+	}
+}
+
+func (p *labProc) get(t *testing.T, path string, out any) int {
+	t.Helper()
+	resp, err := http.Get("http://" + p.layout.API + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("GET %s: %d %q: %v", path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestSpoolSurvivesSIGKILL: the 250 to a message is sent only once the
+// message is on disk, so killing the lab the moment the client reads it
+// loses nothing; a lab started again on the spool lists the message.
+func TestSpoolSurvivesSIGKILL(t *testing.T) {
+	state, spool := t.TempDir(), t.TempDir()
+	p := startServe(t, state, "--spool", spool)
+	site, err := p.layout.Site("baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialTimeout("tcp", site.SMTP, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(code string) string {
+		t.Helper()
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", code, err)
+			}
+			if !strings.HasPrefix(line, code) {
+				t.Fatalf("got %q, want %s", line, code)
+			}
+			if line[3] == ' ' {
+				return line
+			}
+		}
+	}
+	expect("220")
+	for _, step := range []struct{ send, code string }{
+		{"EHLO client.example", "250"}, {"MAIL FROM:<a@client.example>", "250"},
+		{"RCPT TO:<postmaster@baseline.mxlab.test>", "250"}, {"DATA", "354"},
+		{"Subject: survives SIGKILL\r\n\r\nhello\r\n.", "250"},
+	} {
+		fmt.Fprintf(c, "%s\r\n", step.send)
+		expect(step.code)
+	}
+	// The 250 is read: kill at once, before anything else can happen.
+	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+
+	again := startServe(t, state, "--spool", spool)
+	var list struct {
+		Messages []struct{ ID, Subject, Session, Scenario string }
+	}
+	again.get(t, "/api/v1/messages", &list)
+	if len(list.Messages) != 1 || list.Messages[0].Subject != "survives SIGKILL" || list.Messages[0].Scenario != "baseline" {
+		t.Fatalf("after SIGKILL and restart: %+v", list.Messages)
+	}
+}
+
+// TestTwoEphemeralLabs: two `serve --ephemeral` run side by side, every
+// listener of each on its own port, each API answering for its lab, and
+// a client (curl if installed, else Go) drives one through its API.
+func TestTwoEphemeralLabs(t *testing.T) {
+	a := startServe(t, t.TempDir())
+	b := startServe(t, t.TempDir(), "--api-token", "s3cret")
+	seen := map[string]bool{}
+	for _, p := range []*labProc{a, b} {
+		addrs := []string{p.layout.DNS, p.layout.API, p.layout.Switchboard}
+		for _, s := range p.layout.Scenarios {
+			addrs = append(addrs, s.SMTP)
+		}
+		for _, addr := range addrs {
+			host, port, _ := net.SplitHostPort(addr)
+			if host != "127.0.0.1" || port == "0" || seen[addr] {
+				t.Errorf("address %q: not a distinct loopback address", addr)
+			}
+			seen[addr] = true
+		}
+	}
+	var h map[string]string
+	if code := a.get(t, "/healthz", &h); code != 200 || h["status"] != "ok" {
+		t.Errorf("lab a healthz %d %v", code, h)
+	}
+	if code := b.get(t, "/healthz", nil); code != 200 {
+		t.Errorf("lab b healthz without a token: %d", code)
+	}
+	if code := b.get(t, "/api/v1/sessions", nil); code != 401 {
+		t.Errorf("lab b without its token: %d, want 401", code)
+	}
+
+	// A failing sni-reject session on lab a, waited for through the API.
+	sni, _ := a.layout.Site("sni-reject")
+	// since is before the session: the wait answers whether it is
+	// registered before or after the session ends.
+	since := time.Now().UTC().Add(-time.Millisecond).Format(time.RFC3339Nano)
+	done := make(chan string, 1)
+	go func() {
+		done <- httpClient(t, "GET", "http://"+a.layout.API+"/api/v1/sessions?scenario=sni-reject&wait=60s&since="+since, "", "")
+	}()
+	c, err := net.DialTimeout("tcp", sni.SMTP, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprint(c, "QUIT\r\n")
+	io.Copy(io.Discard, c)
+	c.Close()
+	select {
+	case body := <-done:
+		if !strings.Contains(body, `"scenario":"sni-reject"`) {
+			t.Errorf("wait answered %s", body)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the wait did not answer")
+	}
+	put := httpClient(t, "PUT", "http://"+b.layout.API+"/api/v1/switchboard", `{"scenario":"sni-reject"}`, "s3cret")
+	if !strings.Contains(put, `"scenario":"sni-reject"`) {
+		t.Errorf("PUT switchboard: %s", put)
+	}
+	metrics := httpClient(t, "GET", "http://"+a.layout.API+"/metrics", "", "")
+	if !strings.Contains(metrics, `mxlab_sessions_total{end_reason="quit",scenario="sni-reject"} 1`) {
+		t.Errorf("metrics:\n%s", metrics)
+	}
+}
+
+// httpClient makes one request with curl when it is installed (the
+// README's examples use it), else with Go's client, and returns the body.
+func httpClient(t *testing.T, method, url, body, token string) string {
+	if curl, err := exec.LookPath("curl"); err == nil {
+		args := []string{"-sS", "--max-time", "90", "-X", method, url}
+		if body != "" {
+			args = append(args, "-d", body)
+		}
+		if token != "" {
+			args = append(args, "-H", "Authorization: Bearer "+token)
+		}
+		out, err := exec.Command(curl, args...).Output()
+		if err != nil {
+			t.Errorf("curl %s %s: %v", method, url, err)
+		}
+		return string(out)
+	}
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s %s: %v", method, url, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return string(data)
+}
+
+// TestServeListenerErrors: serve exits 64, binding nothing, for an API
+// beyond loopback without --api-public and a token, and for
+// --ephemeral with the shared-port layout's fixed port.
+func TestServeListenerErrors(t *testing.T) {
+	base := []string{"serve", "--ephemeral", "--state-dir", t.TempDir(), "--scenario", "baseline", "--sessions-file", "-"}
+	for _, tt := range []struct {
+		extra  []string
+		stderr string
+	}{
+		{[]string{"--api", "0.0.0.0:0"}, "needs --api-public and a token"},
+		{[]string{"--api", "0.0.0.0:0", "--api-token", "x"}, "needs --api-public and a token"},
+		{[]string{"--smtp-port", "2525"}, "--ephemeral and --smtp-port"},
+	} {
+		code, _, errOut := mxlab(t, append(append([]string{}, base...), tt.extra...)...)
+		if code != 64 || !strings.Contains(errOut, tt.stderr) {
+			t.Errorf("%v: exit %d, stderr %q lacks %q", tt.extra, code, errOut, tt.stderr)
+		}
+	}
+}
