@@ -44,6 +44,7 @@ func TestCitationChecks(t *testing.T) {
 		"docs/recipe.md":                   {Data: []byte("# Recipe\n## §1. One\n### §6a. Six a\n### §6b. Six b\n### §8.4 Eight four\n")},
 		"testdata/transcripts/postfix.txt": {Data: []byte("S: 220\n")},
 		"lab/lab.go":                       {Data: []byte("package lab\n")},
+		"postfix/lab-client.cf":            {Data: []byte("inet_protocols = ipv4\n")},
 		"lab/lab_test.go":                  {Data: []byte("package lab\n\nfunc TestStart(t *testing.T) {}\n")},
 	}
 	tests := []struct {
@@ -90,6 +91,10 @@ func TestCitationChecks(t *testing.T) {
 			[]string{"lab/z.go:3: cites docs/interop-recipe.md by name"}},
 		{"a yaml entry's sections are its own", "profiles/q.yaml", "a: \"docs/recipe.md §1\"\nb: \"Exim spec §9\"\n",
 			nil},
+		{"a program name in a log is not the directory of the same name", "explain/c.yaml", "text: \"postfix/smtps/smtpd[366]: connect from lab/x/y[1]\"\n",
+			nil},
+		{"a missing file in an existing directory", "lab/doc.md", "See lab/sub/notes and testdata/transcripts/exim\n",
+			[]string{`cites "testdata/transcripts/exim"`}},
 		{"a bare go file that does not exist", "lab/y.go", "package lab\n\n// The rule lives in rules.go.\nvar y = 1\n",
 			[]string{`lab/y.go:3: cites "rules.go"`}},
 	}
@@ -466,7 +471,10 @@ func (r *repo) resolve(f, tok string, code, prefix bool) (target string, cited b
 		joined := path.Join(dir, tok)
 		inRepo = isDoc && !strings.HasPrefix(joined, "..")
 	}
-	looksLikePath := path.Ext(tok) != "" || strings.Count(tok, "/") >= 2
+	// A path without an extension looks cited only where its directory
+	// is the repository's: "postfix/smtps/smtpd" in a maillog names a
+	// Postfix program, not the repository's postfix/ directory.
+	looksLikePath := path.Ext(tok) != "" || strings.Count(tok, "/") >= 2 && r.exists(path.Dir(path.Clean(tok)), false)
 	switch {
 	case code && !isDoc:
 		return "", false // a path the code uses, not a citation

@@ -15,8 +15,12 @@
 //     comparison: outcome, DSN, status text (Normalize), SNI, and whether
 //     the lab's record agrees with Postfix about TLS and the message; for
 //     a first attempt that deferred at may (or where the profile predicts
-//     a later delivery), also the attempt after minimal_backoff_time
-//     against the profile's `later` (docs/interop-recipe.md §6a).
+//     a later delivery), also the retry against the profile's `later`
+//     (docs/interop-recipe.md §6a). First attempts run at Postfix's
+//     default backoff, which no loaded machine reaches; the retry is
+//     triggered on purpose (backoff lowered, master reloaded, postqueue
+//     -f), and attempts are numbered by the order of their status= lines
+//     (Attempts), never by time.
 //
 // A killed test run cannot clean up after itself; the next run removes
 // what it left (sweep): namespaces mxlab-interop-<pid> of dead

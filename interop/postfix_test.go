@@ -66,9 +66,8 @@ var (
 // minimalBackoff is minimal_backoff_time for the retry, in seconds: the
 // least Postfix takes (postfix-3.7 src/smtp/smtp_params.c: minimum 1).
 // The retry comes only once every message is older than minimalBackoff+1
-// seconds (postfixInstance.retry), so its Delay is at least that too:
-// TestFidelityRealServers still tells the retry by its delay
-// (firstRetry), which Attempts makes unnecessary.
+// seconds (postfixInstance.retry; the extra second is a margin on
+// Postfix's whole-second rounding).
 const minimalBackoff = 1
 
 // backoff is the instance's minimal_backoff_time, maximal_backoff_time
@@ -383,9 +382,8 @@ func statusLines(ds []Delivery, rcpts []string) string {
 //  2. Wait until every message is minimalBackoff+1 seconds old: each one
 //     arrived before its first attempt was logged, which await saw
 //     before retry began. PREACTIVE_DELAY counts whole seconds, so
-//     minimalBackoff seconds would do for Postfix; the extra second keeps
-//     the retry's Delay above what firstRetry (realservers_test.go)
-//     still looks for.
+//     minimalBackoff seconds would do for Postfix; the extra second is a
+//     margin on that rounding, never a measurement.
 //  3. `postqueue -f`: the queue manager scans the deferred queue ignoring
 //     the files' time stamps (src/global/mail_flush.c,
 //     mail_flush_deferred: QMGR_REQ_SCAN_ALL), so each deferred message

@@ -89,18 +89,19 @@ type realCell struct {
 func (c *realCell) labRcpt() string  { return "rcpt@" + c.labDomain }
 func (c *realCell) realRcpt() string { return "rcpt@" + c.realDomain }
 
-// firstRetry splits a recipient's attempts: the first, and the attempt
-// after minimal_backoff_time (see cell.retry), either nil.
+// firstRetry splits a recipient's attempts, numbered by the order of
+// their status= lines (Attempts): the first, and the retry triggered
+// after it (postfixInstance.retry), either nil. Every first attempt is
+// logged before the retry is triggered, and the first phase's backoff
+// gives no message a second attempt of its own.
 func firstRetry(ds []Delivery) (first, retry *Delivery) {
-	if len(ds) == 0 {
+	switch len(ds) {
+	case 0:
 		return nil, nil
+	case 1:
+		return &ds[0], nil
 	}
-	for i := 1; i < len(ds); i++ {
-		if d := &ds[i]; d.Status != "deferred" || d.Delay >= minimalBackoff+1 {
-			return &ds[0], d
-		}
-	}
-	return &ds[0], nil
+	return &ds[0], &ds[1]
 }
 
 // wantsRetry: a first attempt deferred at may is retried, in plaintext
@@ -379,15 +380,7 @@ func TestFidelityRealServers(t *testing.T) {
 		}
 		assign := func(ds []Delivery) {
 			for _, c := range lc {
-				c.lab, c.real = nil, nil
-				for _, d := range ds {
-					switch d.To {
-					case c.labRcpt():
-						c.lab = append(c.lab, d)
-					case c.realRcpt():
-						c.real = append(c.real, d)
-					}
-				}
+				c.lab, c.real = Attempts(ds, c.labRcpt()), Attempts(ds, c.realRcpt())
 			}
 		}
 		r := pf.deliver(t, "real-"+level, policy, rcpts, func(ds []Delivery) bool {
