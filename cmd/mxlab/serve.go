@@ -166,6 +166,31 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	}
 }
 
+// checkAPIAddress applies the API's rule: beyond loopback it needs both
+// --api-public and a token (made up and printed with
+// --api-token-generate), and says so loudly.
+func (c *Config) checkAPIAddress(stderr io.Writer) error {
+	host, _, err := net.SplitHostPort(c.API)
+	if err != nil {
+		return fmt.Errorf("%w: api: address %q: %w", errConfig, c.API, err)
+	}
+	ip := net.ParseIP(host)
+	if host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if c.APIPublic && c.APIToken == "" && c.APITokenGenerate {
+		if c.APIToken, err = newToken(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "mxlab: API token (generated; set MXLAB_API_TOKEN to choose one): %s\n", c.APIToken)
+	}
+	if !c.APIPublic || c.APIToken == "" {
+		return fmt.Errorf("%w: api: %s is beyond loopback: that needs --api-public and a token (--api-token or MXLAB_API_TOKEN)", errUsage, c.API)
+	}
+	fmt.Fprintf(stderr, "mxlab: WARNING: the API listens on %s, beyond loopback: anyone who can reach it and has the token can read every session and message\n", c.API)
+	return nil
+}
+
 // readyLine is the one line that says where the lab listens, for logs
 // and containers.
 func readyLine(layout *lab.Layout) string {
@@ -283,29 +308,14 @@ func portZero(addr string) (string, error) {
 	return net.JoinHostPort(host, "0"), nil
 }
 
-// listenAPI binds the API's listener (nil for --api -). Beyond loopback
-// it needs both --api-public and a token, and says so loudly.
+// listenAPI binds the API's listener (nil for --api -), once
+// checkAPIAddress allows its address.
 func (c *Config) listenAPI(stderr io.Writer) (net.Listener, error) {
 	if c.API == "" || c.API == "-" {
 		return nil, nil
 	}
-	host, _, err := net.SplitHostPort(c.API)
-	if err != nil {
-		return nil, fmt.Errorf("%w: api: address %q: %w", errConfig, c.API, err)
-	}
-	ip := net.ParseIP(host)
-	loopback := host == "localhost" || ip != nil && ip.IsLoopback()
-	if !loopback {
-		if c.APIPublic && c.APIToken == "" && c.APITokenGenerate {
-			if c.APIToken, err = newToken(); err != nil {
-				return nil, err
-			}
-			fmt.Fprintf(stderr, "mxlab: API token (generated; set MXLAB_API_TOKEN to choose one): %s\n", c.APIToken)
-		}
-		if !c.APIPublic || c.APIToken == "" {
-			return nil, fmt.Errorf("%w: api: %s is beyond loopback: that needs --api-public and a token (--api-token or MXLAB_API_TOKEN)", errUsage, c.API)
-		}
-		fmt.Fprintf(stderr, "mxlab: WARNING: the API listens on %s, beyond loopback: anyone who can reach it and has the token can read every session and message\n", c.API)
+	if err := c.checkAPIAddress(stderr); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", c.API)
 	if err != nil {
