@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mxlab/mxlab/internal/smtpexpect"
-	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/mxlabtest"
 )
 
 // TestLabAcceptsPostfixDSNParameters sends what real Postfix sends to a
@@ -20,22 +20,10 @@ import (
 // Server.EnableDSN is off) bounces every message from real Postfix,
 // though the sender did nothing wrong.
 func TestLabAcceptsPostfixDSNParameters(t *testing.T) {
-	l, err := lab.Start(lab.Config{
-		StateDir:     t.TempDir(),
-		DNS:          "127.0.0.1:0",
-		Addressing:   lab.Addressing{Ephemeral: true},
-		SessionsFile: "-",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := mxlabtest.Start(t)
 	for _, name := range mxScenarios {
 		t.Run(name, func(t *testing.T) {
-			s, err := l.Layout().Site(name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := l.Scenario(name)
 			d := smtpexpect.Dial(t, s.SMTP)
 			d.Expect(220)
 			kws := smtpexpect.Keywords(d.Cmd("EHLO client.lab.test", 250))

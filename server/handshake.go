@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -176,6 +177,10 @@ func (c *conn) handshakeFailed(err error, rc *replayConn) EndReason {
 		// Say what the client said, not what crypto/tls made of it (a
 		// plaintext TLS 1.3 alert reads to it as "bad record MAC").
 		c.rec.TLSError = "client sent " + rc.received.String()
+	} else if a, ok := remoteAlert(err); ok {
+		// An encrypted alert (a TLS 1.3 client refusing the certificate
+		// after the server's Finished): crypto/tls decrypted it.
+		c.rec.AlertReceived = a.JSON()
 	}
 	var ne net.Error
 	switch {
@@ -189,6 +194,24 @@ func (c *conn) handshakeFailed(err error, rc *replayConn) EndReason {
 	}
 	// crypto/tls refused what the client sent: the lab hangs up.
 	return EndClosedByLab
+}
+
+// remoteAlert is the alert a client sent, as crypto/tls reports it:
+// a *net.OpError "remote error" whose Err is its unexported alert type, a
+// uint8 (crypto/tls conn.go, readRecordOrCCS: alert(data[1])). Read by
+// reflection, since crypto/tls exports no type for it outside QUIC; every
+// alert it reports this way is fatal (RFC 8446 §6: in TLS 1.3 all error
+// alerts are).
+func remoteAlert(err error) (tlsalert.Alert, bool) {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" || oe.Err == nil {
+		return tlsalert.Alert{}, false
+	}
+	v := reflect.ValueOf(oe.Err)
+	if t := v.Type(); t.PkgPath() != "crypto/tls" || t.Name() != "alert" || v.Kind() != reflect.Uint8 {
+		return tlsalert.Alert{}, false
+	}
+	return tlsalert.Alert{Level: tlsalert.Fatal, Description: tlsalert.Description(v.Uint())}, true
 }
 
 // replayConn gives crypto/tls the bytes the wire layer already read, then
