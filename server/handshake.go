@@ -198,7 +198,8 @@ func (c *conn) handshakeFailed(err error, rc *replayConn) EndReason {
 
 // remoteAlert is the alert a client sent, as crypto/tls reports it:
 // a *net.OpError "remote error" whose Err is its unexported alert type, a
-// uint8 (crypto/tls conn.go, readRecordOrCCS: alert(data[1])). Read by
+// uint8 (https://go.dev/src/crypto/tls/conn.go, readRecordOrCCS:
+// alert(data[1])). Read by
 // reflection, since crypto/tls exports no type for it outside QUIC; every
 // alert it reports this way is fatal (RFC 8446 §6: in TLS 1.3 all error
 // alerts are).
