@@ -122,7 +122,7 @@ func (c *conn) run() EndReason {
 	for {
 		line, err := c.readLine(c.srv.cfg.Timeouts.Command)
 		if errors.Is(err, errLineTooLong) {
-			c.rec.Commands = append(c.rec.Commands, "(line too long)")
+			c.rec.addCommand("(line too long)")
 			c.lineStep(FromClient, "(line too long)")
 			c.counts.add("unknown", false)
 			if code := c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{}); code == 421 {
@@ -152,7 +152,7 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
 	arg = strings.TrimSpace(arg)
-	c.rec.Commands = append(c.rec.Commands, redact(verb, line))
+	c.rec.addCommand(redact(verb, line))
 	c.lineStep(FromClient, redact(verb, line))
 	if c.srv.cfg.Scenario.SMTP.RequireTLS && c.tls == nil && !preTLS[verb] && knownVerbs[verb] {
 		// Postfix with TLS enforced answers every command that is not

@@ -42,14 +42,31 @@ type Record struct {
 	AlertReceived *tlsalert.JSON `json:"alert_received,omitempty"`
 	TLSError      string         `json:"tls_error,omitempty"`
 	LegacyWould   *LegacyVerdict `json:"legacy_server_would"`
-	Commands      []string       `json:"commands"`
-	Counts        string         `json:"counts"`
-	Auth          *AuthRecord    `json:"auth,omitempty"`
-	Message       *MessageRecord `json:"message"`
+	// Commands are the first MaxCommands command lines; the rest are
+	// only counted in CommandsOmitted, so a client that talks for ever
+	// cannot grow a record (or its JSON line) without bound.
+	Commands        []string       `json:"commands"`
+	CommandsOmitted int            `json:"commands_omitted"`
+	Counts          string         `json:"counts"`
+	Auth            *AuthRecord    `json:"auth,omitempty"`
+	Message         *MessageRecord `json:"message"`
 	// Messages are the ids, in the message store, of every message the
 	// session delivered.
 	Messages []string `json:"messages"`
 	Notes    []string `json:"notes,omitempty"`
+}
+
+// MaxCommands is how many command lines a record keeps (issue 14: one
+// session of 50,000 2-KB NOOPs made a 97 MB JSON line).
+const MaxCommands = 100
+
+// addCommand keeps a command line, or counts it once the record is full.
+func (r *Record) addCommand(line string) {
+	if len(r.Commands) >= MaxCommands {
+		r.CommandsOmitted++
+		return
+	}
+	r.Commands = append(r.Commands, line)
 }
 
 // TLSState is the negotiated TLS, once a handshake completed.
