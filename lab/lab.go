@@ -73,6 +73,10 @@ type Config struct {
 	// SessionsFile is where session records go (default
 	// <StateDir>/sessions.jsonl; "-" keeps them in memory only).
 	SessionsFile string
+	// AcceptedFile is where a line for every acknowledged message goes,
+	// before its 250 (default: accepted.jsonl beside the sessions file,
+	// none when there is no sessions file; "-" for none).
+	AcceptedFile string
 	// Manifest is written once every listener answers ("" for none).
 	Manifest string
 	// Messages keeps the messages clients deliver; nil discards them.
@@ -110,6 +114,7 @@ type Lab struct {
 	failed   atomic.Pointer[error]
 	closed   atomic.Bool
 	sessions *server.SessionLog
+	accepted *server.AcceptedLog
 	store    *certs.Store
 	wg       sync.WaitGroup
 	errs     chan error
@@ -256,7 +261,19 @@ func Start(cfg Config) (_ *Lab, err error) {
 	if l.sessions, err = server.NewSessionLog(sessionsPath, 0); err != nil {
 		return nil, configError(err)
 	}
-	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath, API: cfg.API}
+	acceptedPath := cfg.AcceptedFile
+	switch {
+	case acceptedPath == "-":
+		acceptedPath = ""
+	case acceptedPath == "" && sessionsPath != "":
+		acceptedPath = filepath.Join(filepath.Dir(sessionsPath), "accepted.jsonl")
+	}
+	if acceptedPath != "" {
+		if l.accepted, err = server.NewAcceptedLog(acceptedPath); err != nil {
+			return nil, configError(err)
+		}
+	}
+	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath, Accepted: acceptedPath, API: cfg.API}
 	if cfg.Messages != nil {
 		layout.Spool = cfg.Messages.Spool()
 	}
@@ -425,7 +442,7 @@ func (l *Lab) newServer(site *Site, cfg Config) (*server.Server, error) {
 		return nil, err
 	}
 	scfg := server.Config{
-		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions, Messages: cfg.Messages,
+		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions, Accepted: l.accepted, Messages: cfg.Messages,
 		Logger: cfg.Logger, Timeouts: cfg.Timeouts, Now: cfg.Now,
 	}
 	if site.leaf != nil {
@@ -487,6 +504,9 @@ func (l *Lab) Close() error {
 		}
 		if l.sessions != nil {
 			errs = append(errs, l.sessions.Close())
+		}
+		if l.accepted != nil {
+			errs = append(errs, l.accepted.Close())
 		}
 	})
 	return errors.Join(errs...)

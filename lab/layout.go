@@ -30,6 +30,9 @@ type Layout struct {
 	CACert string `json:"ca_cert"`
 	// Sessions is the path of the sessions file ("" for none).
 	Sessions string `json:"sessions"`
+	// Accepted is the path of the accepted file, one line per message
+	// acknowledged, written before its 250 ("" for none).
+	Accepted string `json:"accepted,omitempty"`
 	// Scenarios are the running scenarios, in catalogue order.
 	Scenarios []*Site `json:"scenarios"`
 	// Switchboard is the switchboard listener's address (host:port),

@@ -70,22 +70,40 @@ func (s *session) Data(r io.Reader) error {
 	}
 	rec := &s.front.rec
 	rec.Message = &MessageRecord{From: s.from, To: append([]string(nil), s.to...), Size: int64(len(body))}
-	store := s.front.srv.cfg.Messages
-	if store == nil {
-		return nil
+	cfg := s.front.srv.cfg
+	now := cfg.Now()
+	var stored string
+	if cfg.Messages != nil {
+		m, err := cfg.Messages.Deliver(msgstore.Envelope{
+			Session: rec.ID, Scenario: rec.Scenario, From: s.from, To: rec.Message.To, Received: now,
+		}, body)
+		if err != nil {
+			return s.queueFileError("storing the message", err)
+		}
+		stored = m.ID
+		rec.Messages = append(rec.Messages, m.ID)
 	}
-	m, err := store.Deliver(msgstore.Envelope{
-		Session: rec.ID, Scenario: rec.Scenario, From: s.from, To: rec.Message.To,
-		Received: s.front.srv.cfg.Now(),
-	}, body)
-	if err != nil {
-		s.front.srv.cfg.Logger.Error(rec.Scenario+" "+rec.ID+": storing the message: "+err.Error(), "remote", rec.Remote)
-		// Postfix's answer when its queue file cannot be written
-		// (cleanup_strerror: "queue file write error").
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Error: queue file write error"}
+	// The queue id the 250 will give, in the accepted file before the
+	// 250 leaves: a message acknowledged is a message on record.
+	qid := s.front.srv.queueID()
+	if a := cfg.Accepted; a != nil {
+		if err := a.add(Accepted{QueueID: qid, Session: rec.ID, Scenario: rec.Scenario, From: s.from,
+			To: rec.Message.To, Size: rec.Message.Size, Time: now.UTC(), Message: stored}); err != nil {
+			return s.queueFileError("recording the message", err)
+		}
 	}
-	rec.Messages = append(rec.Messages, m.ID)
+	s.front.queueID = qid
+	rec.QueueIDs = append(rec.QueueIDs, qid)
 	return nil
+}
+
+// queueFileError logs why a message could not be kept and answers as
+// Postfix does when its queue file cannot be written (cleanup_strerror:
+// "queue file write error").
+func (s *session) queueFileError(what string, err error) *smtp.SMTPError {
+	rec := &s.front.rec
+	s.front.srv.cfg.Logger.Error(rec.Scenario+" "+rec.ID+": "+what+": "+err.Error(), "remote", rec.Remote)
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Error: queue file write error"}
 }
 
 func (s *session) Reset()        { s.from, s.to = "", nil }

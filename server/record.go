@@ -53,6 +53,9 @@ type Record struct {
 	// Messages are the ids, in the message store, of every message the
 	// session delivered.
 	Messages []string `json:"messages"`
+	// QueueIDs are the ids the lab's 250 replies gave the session's
+	// messages, in order (each also in the accepted file).
+	QueueIDs []string `json:"queue_ids"`
 	Notes    []string `json:"notes,omitempty"`
 }
 

@@ -86,6 +86,9 @@ type Config struct {
 	Certificate *tls.Certificate
 	// Sessions receives every finished session (required).
 	Sessions *SessionLog
+	// Accepted receives a line for every message before its 250 is
+	// sent; nil for none.
+	Accepted *AcceptedLog
 	// Messages keeps every message a client delivers; nil discards them.
 	Messages *msgstore.Store
 	// Logger receives one line per session; nil discards.

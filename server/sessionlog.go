@@ -74,7 +74,7 @@ func NewSessionLog(path string, keep int) (*SessionLog, error) {
 	l := &SessionLog{recent: recordRing{maxN: keep, maxBytes: DefaultKeepBytes}, path: path, watchers: map[int]func(Event){},
 		active: map[string]*activeSession{}, transcripts: map[string]*Transcript{}}
 	if path != "" {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := openJSONLines(path)
 		if err != nil {
 			return nil, fmt.Errorf("server: sessions file: %w", err)
 		}
@@ -127,7 +127,7 @@ func (l *SessionLog) add(r Record) error {
 		}
 	}
 	if l.file != nil {
-		_, err = l.file.Write(append(line, '\n'))
+		err = appendLine(l.file, line)
 	}
 	l.mu.Unlock()
 	l.notify(Event{Type: SessionEnd, Session: r.ID, Scenario: r.Scenario, Record: &r})

@@ -32,6 +32,7 @@ type Config struct {
 	Scenarios    []map[string]any  `mapstructure:"scenarios"`
 	Records      []string          `mapstructure:"records"`
 	SessionsFile string            `mapstructure:"sessions_file"`
+	AcceptedFile string            `mapstructure:"accepted_file"`
 	Manifest     string            `mapstructure:"manifest"`
 	AuthUsers    map[string]string `mapstructure:"auth_users"`
 	Timeouts     TimeoutsConfig    `mapstructure:"timeouts"`
@@ -101,6 +102,7 @@ var flagKeys = map[string]string{
 	"scenario-dir":  "scenario_dirs",
 	"record":        "records",
 	"sessions-file": "sessions_file",
+	"accepted-file": "accepted_file",
 	"manifest":      "manifest",
 	"log-level":     "log.level",
 
@@ -267,6 +269,7 @@ func (c *Config) labConfig() (lab.Config, error) {
 		Scenarios:    c.Only,
 		Records:      c.Records,
 		SessionsFile: c.SessionsFile,
+		AcceptedFile: c.AcceptedFile,
 		Manifest:     c.Manifest,
 		AuthUsers:    c.AuthUsers,
 		Timeouts:     server.Timeouts(c.Timeouts),

@@ -59,6 +59,7 @@ in a Maildir, fsynced before the 250.`,
 	addLabFlags(cmd.Flags())
 	cmd.Flags().String("manifest", "", "write the lab manifest (JSON) here once ready")
 	cmd.Flags().String("sessions-file", "", `session records file (default <state-dir>/sessions.jsonl; "-" for none)`)
+	cmd.Flags().String("accepted-file", "", `a line per acknowledged message, written before its 250 (default accepted.jsonl beside the sessions file; "-" for none)`)
 	cmd.Flags().String("log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().String("api", DefaultAPI, `HTTP API address ("-" for none)`)
 	cmd.Flags().String("api-token", "", "token every API call must send (Authorization: Bearer TOKEN); or MXLAB_API_TOKEN")
