@@ -96,6 +96,9 @@ type Config struct {
 	AuthUsers map[string]string
 	// Timeouts bound each SMTP phase.
 	Timeouts server.Timeouts
+	// Limits bound recipients, errors, message size and connections
+	// (zero values: each scenario's imitated server's defaults).
+	Limits server.Limits
 	// Logger receives the lab's log; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
@@ -443,7 +446,7 @@ func (l *Lab) newServer(site *Site, cfg Config) (*server.Server, error) {
 	}
 	scfg := server.Config{
 		Scenario: sc, Dialect: d, Host: site.Host, Sessions: l.sessions, Accepted: l.accepted, Messages: cfg.Messages,
-		Logger: cfg.Logger, Timeouts: cfg.Timeouts, Now: cfg.Now,
+		Logger: cfg.Logger, Timeouts: cfg.Timeouts, Limits: cfg.Limits, Now: cfg.Now,
 	}
 	if site.leaf != nil {
 		scfg.Certificate = &site.leaf.TLS

@@ -30,6 +30,8 @@ type Dialect struct {
 	// SizeLimit is the message size the SIZE keyword announces and the
 	// lab enforces (0: no limit).
 	SizeLimit int64 `yaml:"size_limit" json:"size_limit,omitempty"`
+	// Limits are the real server's default protocol limits.
+	Limits Limits `yaml:"limits" json:"limits,omitempty"`
 	// Replies are the full reply lines ("250 2.1.0 Ok") keyed by event.
 	Replies map[Reply]string `yaml:"replies" json:"replies,omitempty"`
 	// QueueID is the style of the queue ids in the queued reply.
@@ -41,6 +43,36 @@ type Dialect struct {
 	// File is where the dialect was loaded from.
 	File string `yaml:"-" json:"-"`
 }
+
+// Limits are a server's protocol limits; 0 means the server has none
+// (the lab then applies its own safety bound, server.Safety*).
+type Limits struct {
+	// Recipients is how many RCPT a message may have; the next one
+	// gets the too-many-recipients reply.
+	Recipients int `yaml:"recipients" json:"recipients,omitempty"`
+	// Errors is how many errors a session may make before the server
+	// answers too-many-errors and closes; ErrorsCounted says which.
+	Errors int `yaml:"errors" json:"errors,omitempty"`
+	// ErrorsCounted says what Errors counts.
+	ErrorsCounted ErrorsCounted `yaml:"errors_counted" json:"errors_counted,omitempty"`
+}
+
+// ErrorsCounted says what a server's error limit counts.
+type ErrorsCounted string
+
+// What error limits count.
+const (
+	// ErrorReplies counts every command answered with 4xx or 5xx; once
+	// the limit is reached the too-many-errors reply goes out at once,
+	// before the next command is read (Postfix smtpd_hard_error_limit).
+	ErrorReplies ErrorsCounted = "replies"
+	// UnknownCommands counts unrecognised commands; the one over the
+	// limit is answered with too-many-errors instead (sendmail's
+	// MAXBADCOMMANDS, Exim's smtp_max_unknown_commands).
+	UnknownCommands ErrorsCounted = "unknown-commands"
+)
+
+var errorsCounted = []ErrorsCounted{ErrorReplies, UnknownCommands}
 
 // QueueIDStyle is how a server spells its queue ids.
 type QueueIDStyle string
@@ -58,7 +90,7 @@ const (
 var queueIDStyles = []QueueIDStyle{QueueIDPostfix, QueueIDSendmail, QueueIDExim}
 
 // replyPlaceholders are what reply templates may use.
-var replyPlaceholders = []string{"host", "helo", "ip", "rdns", "arg", "addr", "line", "queue_id", "date", "gmtdate"}
+var replyPlaceholders = []string{"host", "helo", "ip", "rdns", "arg", "addr", "line", "queue_id", "date", "gmtdate", "limit"}
 
 // Reply names an event the dialect has its own reply text for.
 type Reply string
@@ -92,6 +124,17 @@ const (
 	ReplyAuthFailed         Reply = "auth-failed"
 	ReplyTimeout            Reply = "timeout"
 	ReplyLineTooLong        Reply = "line-too-long"
+	// ReplyTooManyRecipients answers a RCPT over Limits.Recipients.
+	ReplyTooManyRecipients Reply = "too-many-recipients"
+	// ReplyTooManyErrors ends a session over Limits.Errors.
+	ReplyTooManyErrors Reply = "too-many-errors"
+	// ReplyMessageTooBig answers a message over the size limit ({limit}).
+	ReplyMessageTooBig Reply = "message-too-big"
+	// ReplyMailTooBig answers MAIL ... SIZE= over the size limit.
+	ReplyMailTooBig Reply = "mail-too-big"
+	// ReplyTooManyConnections refuses a connection over the lab's
+	// connection limits ({ip}), then closes.
+	ReplyTooManyConnections Reply = "too-many-connections"
 )
 
 // requiredReplies must be present in every dialect: the lab cannot speak
@@ -104,7 +147,8 @@ var requiredReplies = []Reply{
 
 var knownReplies = append(append([]Reply{}, requiredReplies...),
 	ReplyBDAT, ReplyVrfy, ReplyHelp, ReplyEtrn, ReplyExpn, ReplyTLSRequired,
-	ReplyAuthRequired, ReplyAuthOK, ReplyAuthFailed, ReplyLineTooLong)
+	ReplyAuthRequired, ReplyAuthOK, ReplyAuthFailed, ReplyLineTooLong,
+	ReplyTooManyRecipients, ReplyTooManyErrors, ReplyMessageTooBig, ReplyMailTooBig, ReplyTooManyConnections)
 
 // validate checks a dialect's keys and reply lines.
 func (d *Dialect) validate() error {
@@ -122,6 +166,15 @@ func (d *Dialect) validate() error {
 	}
 	if err := catalog.OneOf("queue_id", d.QueueID, queueIDStyles); err != nil {
 		return err
+	}
+	if d.Limits.ErrorsCounted == "" {
+		d.Limits.ErrorsCounted = ErrorReplies
+	}
+	if err := catalog.OneOf("limits.errors_counted", d.Limits.ErrorsCounted, errorsCounted); err != nil {
+		return err
+	}
+	if d.Limits.Recipients < 0 || d.Limits.Errors < 0 {
+		return fmt.Errorf("limits: recipients and errors must not be negative")
 	}
 	for key, tmpl := range map[string]string{"banner": d.Banner, "ehlo_greeting": d.EHLOGreeting} {
 		if err := catalog.CheckTemplate(key, tmpl, replyPlaceholders...); err != nil {

@@ -39,6 +39,9 @@ type conn struct {
 	helo       string
 	authed     bool
 	queueID    string // the id of the message go-smtp's Data took last
+	rcpts      int    // recipients accepted in the transaction
+	errors     int    // commands answered 4xx or 5xx
+	unknown    int    // unrecognised commands
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,11 +129,14 @@ func (c *conn) run() EndReason {
 		if errors.Is(err, errLineTooLong) {
 			c.rec.addCommand("(line too long)")
 			c.lineStep(FromClient, "(line too long)")
-			c.counts.add("unknown", false)
+			c.count("unknown", false)
 			if code := c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{}); code == 421 {
 				// 421 means the server closes (RFC 5321 §3.8); sendmail does.
 				_ = c.flush()
 				return EndClosedByLab
+			}
+			if end, done := c.errorLimit(); done {
+				return end
 			}
 			if err := c.flushIfIdle(); err != nil {
 				return c.endFromError(err)
@@ -141,6 +147,9 @@ func (c *conn) run() EndReason {
 			return c.endFromError(err)
 		}
 		if end, done := c.dispatch(line); done {
+			return end
+		}
+		if end, done := c.errorLimit(); done {
 			return end
 		}
 		if err := c.flushIfIdle(); err != nil {
@@ -160,7 +169,7 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 		// Postfix with TLS enforced answers every command that is not
 		// flagged SMTPD_CMD_FLAG_PRE_TLS in smtpd.c's table with 530
 		// (measured: testdata/transcripts/postfix-encrypt.txt).
-		c.counts.add(verb, false)
+		c.count(verb, false)
 		c.replyKey(scenarios.ReplyTLSRequired, "", vars{})
 		return "", false
 	}
@@ -172,19 +181,74 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	case "ETRN", "HELP", "EXPN":
 		if text, ok := c.srv.cfg.Dialect.Replies[scenarios.Reply(strings.ToLower(verb))]; ok {
 			code := c.reply(splitReply(c.render(text, vars{arg: arg, line: line})))
-			c.counts.add(verb, code < 400)
+			c.count(verb, code < 400)
 			return "", false
 		}
 	}
-	c.counts.add("unknown", false)
+	c.count("unknown", false)
+	c.unknown++
+	if l := c.srv.cfg.Limits.Errors; l > 0 && c.srv.cfg.Dialect.Limits.ErrorsCounted == scenarios.UnknownCommands && c.unknown > l {
+		// sendmail (MAXBADCOMMANDS) and Exim (smtp_max_unknown_commands)
+		// answer the command over the limit with their closing reply.
+		c.write(c.limitReply(scenarios.ReplyTooManyErrors, vars{}))
+		_ = c.flush()
+		return EndClosedByLab, true
+	}
 	c.replyKey(scenarios.ReplyUnknown, "", vars{arg: arg, line: line})
 	return "", false
+}
+
+// errorLimit closes a session that has made as many errors as Postfix
+// allows (smtpd_hard_error_limit): smtpd checks before reading each
+// command, so the 421 follows the reply to the last error at once.
+func (c *conn) errorLimit() (EndReason, bool) {
+	l := c.srv.cfg.Limits.Errors
+	if l <= 0 || c.srv.cfg.Dialect.Limits.ErrorsCounted == scenarios.UnknownCommands || c.errors < l {
+		return "", false
+	}
+	c.write(c.limitReply(scenarios.ReplyTooManyErrors, vars{}))
+	_ = c.flush()
+	return EndClosedByLab, true
+}
+
+// count counts a command for the record and the error limit.
+func (c *conn) count(verb string, ok bool) {
+	c.counts.add(verb, ok)
+	if !ok {
+		c.errors++
+	}
+}
+
+// limitFallbacks are Postfix's texts, for a dialect without its own.
+var limitFallbacks = map[scenarios.Reply]string{
+	scenarios.ReplyTooManyRecipients:  "452 4.5.3 Error: too many recipients",
+	scenarios.ReplyTooManyErrors:      "421 4.7.0 {host} Error: too many errors",
+	scenarios.ReplyMessageTooBig:      "552 5.3.4 Error: message file too big",
+	scenarios.ReplyMailTooBig:         "552 5.3.4 Message size exceeds fixed limit",
+	scenarios.ReplyTooManyConnections: "421 4.7.0 {host} Error: too many connections from {ip}",
+}
+
+// limitReply renders the dialect's reply to a limit, or Postfix's.
+func (c *conn) limitReply(key scenarios.Reply, v vars) []string {
+	text, ok := c.srv.cfg.Dialect.Replies[key]
+	if !ok {
+		text = limitFallbacks[key]
+	}
+	v.limit = strconv.FormatInt(c.srv.cfg.Limits.MessageBytes, 10)
+	return splitReply(c.render(text, v))
 }
 
 // relay passes a command to go-smtp and its reply, in the dialect, back.
 func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 	if verb == "BDAT" {
 		return c.relayBDAT(arg, line)
+	}
+	if l := c.srv.cfg.Limits.Recipients; verb == "RCPT" && l > 0 && c.rcpts >= l {
+		// Postfix's rcpt_cmd answers 452 and counts it a success
+		// (smtpd_recipient_overshoot_limit); go-smtp never sees it.
+		c.count(verb, true)
+		c.write(c.limitReply(scenarios.ReplyTooManyRecipients, vars{arg: arg, line: line, addr: angleAddr(arg)}))
+		return "", false
 	}
 	code, lines, err := c.roundTrip(line + "\r\n")
 	if err != nil {
@@ -195,25 +259,39 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 	switch verb {
 	case "EHLO":
 		if code == 250 {
+			c.rcpts = 0
 			c.helo = firstField(arg)
 			lines = c.ehloLines()
 		}
 	case "HELO":
 		if code == 250 {
+			c.rcpts = 0
 			c.helo = firstField(arg)
 			lines = c.dialectLines(d, scenarios.ReplyHELO, v, lines)
 		}
 	case "MAIL", "RCPT":
 		v.addr = angleAddr(arg)
+		switch {
+		case code < 300 && verb == "MAIL":
+			c.rcpts = 0
+		case code < 300:
+			c.rcpts++
+		case code == 552 && verb == "MAIL":
+			// go-smtp refuses SIZE= over MaxMessageBytes.
+			lines = c.limitReply(scenarios.ReplyMailTooBig, v)
+		}
 		if code < 300 {
 			lines = c.dialectLines(d, scenarios.Reply(strings.ToLower(verb)), v, lines)
 		}
 	case "RSET", "NOOP", "VRFY":
+		if verb == "RSET" {
+			c.rcpts = 0
+		}
 		if code < 300 {
 			lines = c.dialectLines(d, scenarios.Reply(strings.ToLower(verb)), v, lines)
 		}
 	case "QUIT":
-		c.counts.add(verb, true)
+		c.count(verb, true)
 		// finish sends the 221 once the record is written.
 		c.write(c.dialectLines(d, scenarios.ReplyQuit, v, lines))
 		return EndQuit, true
@@ -231,13 +309,17 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 			if code, lines, err = c.backendReply(); err != nil {
 				return c.backendGone(err)
 			}
-			if code == 250 {
+			c.rcpts = 0 // go-smtp resets the transaction after DATA
+			switch code {
+			case 250:
 				v.queueID = c.queueID
 				lines = c.dialectLines(d, scenarios.ReplyQueued, v, lines)
+			case 552:
+				lines = c.limitReply(scenarios.ReplyMessageTooBig, v)
 			}
 		}
 	}
-	c.counts.add(verb, code < 400)
+	c.count(verb, code < 400)
 	c.write(lines)
 	return "", false
 }
@@ -265,6 +347,12 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 		return c.backendGone(berr)
 	}
 	last := len(fields) == 2 && strings.EqualFold(fields[1], "LAST")
+	if last || code >= 400 {
+		c.rcpts = 0 // the transaction ends (go-smtp resets on a refused chunk)
+	}
+	if code == 552 {
+		lines = c.limitReply(scenarios.ReplyMessageTooBig, vars{})
+	}
 	if code == 250 {
 		v := vars{arg: fields[0]}
 		if last {
@@ -274,7 +362,7 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 			lines = c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyBDAT, v, lines)
 		}
 	}
-	c.counts.add("BDAT", code < 400)
+	c.count("BDAT", code < 400)
 	c.write(lines)
 	return "", false
 }
@@ -300,7 +388,7 @@ func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool)
 	if code == 235 {
 		lines = c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyAuthOK, vars{arg: arg}, lines)
 	}
-	c.counts.add("AUTH", code < 400)
+	c.count("AUTH", code < 400)
 	c.write(lines)
 	return "", false
 }
@@ -602,7 +690,7 @@ func hostPort(addr string) string {
 
 // vars are a reply template's values.
 type vars struct {
-	arg, addr, line, queueID string
+	arg, addr, line, queueID, limit string
 }
 
 // render expands a dialect template.
@@ -627,6 +715,7 @@ func (c *conn) render(tmpl string, v vars) string {
 		"{addr}", v.addr,
 		"{line}", v.line,
 		"{queue_id}", v.queueID,
+		"{limit}", v.limit,
 		"{rdns}", reverseName(ip),
 		"{date}", now.Format("Mon, 02 Jan 2006 15:04:05 -0700"),
 		"{gmtdate}", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"),

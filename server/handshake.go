@@ -23,17 +23,17 @@ func (c *conn) startTLS() (EndReason, bool) {
 	sc := c.srv.cfg.Scenario
 	switch {
 	case c.tls != nil:
-		c.counts.add("STARTTLS", false)
+		c.count("STARTTLS", false)
 		c.replyKey(scenarios.ReplyTLSActive, "", vars{})
 		return "", false
 	case !sc.SMTP.OffersSTARTTLS():
-		c.counts.add("STARTTLS", false)
+		c.count("STARTTLS", false)
 		c.replyKey(scenarios.ReplyStartTLSNotOffered, "", vars{})
 		return "", false
 	}
 	c.replyKey(scenarios.ReplyStartTLS, "", vars{})
 	if err := c.flush(); err != nil {
-		c.counts.add("STARTTLS", false)
+		c.count("STARTTLS", false)
 		return c.endFromError(err), true
 	}
 	// RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined after STARTTLS
@@ -43,7 +43,7 @@ func (c *conn) startTLS() (EndReason, bool) {
 		_, _ = c.br.Discard(n)
 	}
 	end, ok := c.handshake()
-	c.counts.add("STARTTLS", ok)
+	c.count("STARTTLS", ok)
 	if !ok {
 		return end, true
 	}

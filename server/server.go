@@ -95,6 +95,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Timeouts bound each phase.
 	Timeouts Timeouts
+	// Limits bound recipients, errors, message size and connections.
+	Limits Limits
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -129,6 +131,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Timeouts = cfg.Timeouts.withDefaults()
+	cfg.Limits = cfg.Limits.effective(cfg.Dialect)
 	sc := cfg.Scenario
 	rules, err := compileRules(sc.TLS.Reject)
 	if err != nil {
@@ -151,7 +154,7 @@ func New(cfg Config) (*Server, error) {
 
 	s.smtp = smtp.NewServer(&backend{srv: s})
 	s.smtp.Domain = cfg.Host
-	s.smtp.MaxMessageBytes = cfg.Dialect.SizeLimit
+	s.smtp.MaxMessageBytes = cfg.Limits.MessageBytes
 	// The wire layer limits command lines; DATA lines may be longer
 	// (Postfix accepts and folds them).
 	s.smtp.MaxLineLength = 0

@@ -36,6 +36,7 @@ type Config struct {
 	Manifest     string            `mapstructure:"manifest"`
 	AuthUsers    map[string]string `mapstructure:"auth_users"`
 	Timeouts     TimeoutsConfig    `mapstructure:"timeouts"`
+	Limits       LimitsConfig      `mapstructure:"limits"`
 	Log          LogConfig         `mapstructure:"log"`
 	// API is the HTTP API's address ("-" for none).
 	API string `mapstructure:"api"`
@@ -81,6 +82,17 @@ type TimeoutsConfig struct {
 	Session   time.Duration `mapstructure:"session"`
 }
 
+// LimitsConfig bounds what a client may do (server.Limits): 0 takes
+// the imitated server's default, -1 turns a limit off. The connection
+// limits are off by default.
+type LimitsConfig struct {
+	Recipients           int   `mapstructure:"recipients"`
+	Errors               int   `mapstructure:"errors"`
+	MessageBytes         int64 `mapstructure:"message_size"`
+	Connections          int   `mapstructure:"connections"`
+	ConnectionsPerClient int   `mapstructure:"connections_per_client"`
+}
+
 // LogConfig sets the log level.
 type LogConfig struct {
 	Level string `mapstructure:"level"`
@@ -105,6 +117,12 @@ var flagKeys = map[string]string{
 	"accepted-file": "accepted_file",
 	"manifest":      "manifest",
 	"log-level":     "log.level",
+
+	"limit-recipients":             "limits.recipients",
+	"limit-errors":                 "limits.errors",
+	"limit-message-size":           "limits.message_size",
+	"limit-connections":            "limits.connections",
+	"limit-connections-per-client": "limits.connections_per_client",
 
 	"api":                  "api",
 	"api-token":            "api_token",
@@ -243,7 +261,7 @@ func checkKeys(path string) error {
 			}
 			// Maps with free keys (auth_users) and scenario definitions
 			// (checked by the catalogue) are not walked.
-			if key == "smtp" || key == "timeouts" || key == "log" || key == "store" {
+			if key == "smtp" || key == "timeouts" || key == "log" || key == "store" || key == "limits" {
 				if err := check(n.Content[i+1], key+"."); err != nil {
 					return err
 				}
@@ -273,6 +291,7 @@ func (c *Config) labConfig() (lab.Config, error) {
 		Manifest:     c.Manifest,
 		AuthUsers:    c.AuthUsers,
 		Timeouts:     server.Timeouts(c.Timeouts),
+		Limits:       server.Limits(c.Limits),
 	}, nil
 }
 

@@ -70,6 +70,11 @@ in a Maildir, fsynced before the 250.`,
 	cmd.Flags().String("spool", "", "keep accepted messages in this Maildir, fsynced before the 250 (default: in memory)")
 	cmd.Flags().Int("store-max-messages", 0, fmt.Sprintf("keep at most this many messages, dropping the oldest (default %d in memory, no bound with --spool)", msgstore.DefaultMaxMessages))
 	cmd.Flags().Int64("store-max-bytes", 0, fmt.Sprintf("keep at most this many bytes of messages (default %d in memory, no bound with --spool)", msgstore.DefaultMaxBytes))
+	cmd.Flags().Int("limit-recipients", 0, "recipients per message (default: the imitated server's, e.g. Postfix 1000; -1 for none)")
+	cmd.Flags().Int("limit-errors", 0, "errors before a session is closed (default: the imitated server's, e.g. Postfix 20; -1 for none)")
+	cmd.Flags().Int64("limit-message-size", 0, "largest message in bytes (default: the imitated server's, e.g. Postfix 10240000; -1 for none)")
+	cmd.Flags().Int("limit-connections", 0, "sessions open at once per scenario, refused beyond with the imitated server's 421 (default: no limit)")
+	cmd.Flags().Int("limit-connections-per-client", 0, "sessions open at once per scenario and client address (default: no limit)")
 	cmd.Flags().Bool("ephemeral", false, "bind every listener (SMTP, DNS, API, switchboard) on a free port; the manifest says where")
 	return cmd
 }
