@@ -42,6 +42,8 @@ type conn struct {
 	rcpts      int    // recipients accepted in the transaction
 	errors     int    // commands answered 4xx or 5xx
 	unknown    int    // unrecognised commands
+	client4    string // the client's address, for the connection limits
+	refused    bool   // over a connection limit: refused before the banner
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -109,6 +111,9 @@ func (c *conn) serve() {
 
 // run is the command loop; it returns why the session ended.
 func (c *conn) run() EndReason {
+	if c.refused {
+		return c.refuse()
+	}
 	mine, theirs := net.Pipe()
 	c.back, c.backBR = mine, bufio.NewReader(mine)
 	defer mine.Close()
@@ -196,6 +201,19 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	}
 	c.replyKey(scenarios.ReplyUnknown, "", vars{arg: arg, line: line})
 	return "", false
+}
+
+// refuse answers a connection over a connection limit instead of the
+// banner, as Postfix's smtpd does when anvil reports too many
+// connections from the client (smtpd_client_connection_count_limit),
+// and closes it.
+func (c *conn) refuse() EndReason {
+	c.note("refused: over the connection limit (%d in total, %d per client)", c.srv.cfg.Limits.Connections, c.srv.cfg.Limits.ConnectionsPerClient)
+	c.write(c.limitReply(scenarios.ReplyTooManyConnections, vars{}))
+	if err := c.flush(); err != nil {
+		return c.endFromError(err)
+	}
+	return EndClosedByLab
 }
 
 // errorLimit closes a session that has made as many errors as Postfix

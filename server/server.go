@@ -113,6 +113,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
+	open   int            // admitted sessions (Limits.Connections)
+	from   map[string]int // admitted sessions by client address
 	lns    []net.Listener
 	closed bool
 	wg     sync.WaitGroup
@@ -142,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("server: %s: STARTTLS without a certificate needs a tls.reject rule with when: always", sc.Name)
 		}
 	}
-	s := &Server{cfg: cfg, rules: rules, conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, rules: rules, conns: map[*conn]struct{}{}, from: map[string]int{}}
 	if cfg.Certificate != nil {
 		if s.tls, err = tlsConfig(sc, cfg.Dialect, *cfg.Certificate); err != nil {
 			return nil, err
@@ -355,14 +357,37 @@ func (s *Server) newConn(nc net.Conn, via string) *conn {
 	c := newConn(s, nc, via)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
+	c.client4 = clientAddr(nc)
+	l := s.cfg.Limits
+	if l.Connections > 0 && s.open >= l.Connections || l.ConnectionsPerClient > 0 && s.from[c.client4] >= l.ConnectionsPerClient {
+		c.refused = true
+		return c
+	}
+	s.open++
+	s.from[c.client4]++
 	return c
 }
 
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if !c.refused {
+		s.open--
+		if s.from[c.client4]--; s.from[c.client4] <= 0 {
+			delete(s.from, c.client4)
+		}
+	}
 	s.mu.Unlock()
 	s.wg.Done()
+}
+
+// clientAddr is the client's IP address, the key of the per-client
+// connection limit (Postfix's anvil counts by address, not port).
+func clientAddr(nc net.Conn) string {
+	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
+		return host
+	}
+	return nc.RemoteAddr().String()
 }
 
 // queueID makes a queue id in the imitated server's style, unique in the
