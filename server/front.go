@@ -343,30 +343,59 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 }
 
 // relayBDAT sends the BDAT line and its chunk (RFC 3030 §2): the chunk
-// follows the command at once, without waiting for a reply.
+// follows the command at once, without waiting for a reply, and comes
+// even when the command is refused, so it is always read: passed to
+// go-smtp when go-smtp takes the command's syntax (it reads or discards
+// the chunk then), discarded here when it does not. go-smtp may write
+// its refusal before it reads the chunk (BDAT without MAIL, a chunk over
+// the size limit): its reply is read while the chunk is written, or both
+// sides of the synchronous pipe would wait for each other (issue 14: a
+// 30 s hang ending as timeout).
 func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 	fields := strings.Fields(arg)
 	var size uint64
-	var err error
+	chunked := false
 	if len(fields) > 0 {
+		var err error
 		size, err = strconv.ParseUint(fields[0], 10, 32)
+		chunked = err == nil
 	}
+	forward := chunked && (len(fields) == 1 || len(fields) == 2 && strings.EqualFold(fields[1], "LAST"))
 	if err := c.toBackend([]byte(line + "\r\n")); err != nil {
 		return c.backendGone(err)
 	}
-	if len(fields) > 0 && err == nil && len(fields) <= 2 {
-		if err := c.copyChunk(int64(size)); err != nil {
+	type reply struct {
+		code  int
+		lines []string
+		err   error
+	}
+	replied := make(chan reply, 1)
+	go func() {
+		code, lines, err := c.backendReply()
+		replied <- reply{code, lines, err}
+	}()
+	if chunked {
+		var err error
+		if forward {
+			err = c.copyChunk(int64(size))
+		} else {
+			err = c.discardChunk(int64(size))
+		}
+		if err != nil {
+			c.back.Close() // ends the reply's read
+			<-replied
 			return c.endFromError(err), true
 		}
 		c.step(Step{From: FromClient, Kind: StepBody, Text: fmt.Sprintf("%d bytes", size), Size: int64(size), TLS: c.tls != nil})
 	}
-	code, lines, berr := c.backendReply()
-	if berr != nil {
-		return c.backendGone(berr)
+	r := <-replied
+	if r.err != nil {
+		return c.backendGone(r.err)
 	}
+	code, lines := r.code, r.lines
 	last := len(fields) == 2 && strings.EqualFold(fields[1], "LAST")
-	if last || code >= 400 {
-		c.rcpts = 0 // the transaction ends (go-smtp resets on a refused chunk)
+	if last || code == 552 {
+		c.rcpts = 0 // the transaction ends (go-smtp resets after an over-size chunk)
 	}
 	if code == 552 {
 		lines = c.limitReply(scenarios.ReplyMessageTooBig, vars{})
@@ -435,6 +464,13 @@ func (c *conn) relayBody() error {
 		}
 		atLineStart = err == nil // a full buffer ends mid-line
 	}
+}
+
+// discardChunk reads a chunk go-smtp will not read.
+func (c *conn) discardChunk(n int64) error {
+	c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
+	_, err := io.CopyN(io.Discard, c.br, n)
+	return err
 }
 
 func (c *conn) copyChunk(n int64) error {
