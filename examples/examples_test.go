@@ -82,39 +82,13 @@ func TestPostfixRecipe(t *testing.T) {
 // eximPkgs are the packages test-my-exim.sh unpacks (the interop suite's).
 var eximPkgs = []string{"exim4-base", "exim4-config", "exim4-daemon-light"}
 
-// debDir is the interop suite's .deb cache: MXLAB_DEB_DIR, else <user
-// cache dir>/mxlab/debs, so that the suite downloads them once.
-func debDir() string {
-	if d := os.Getenv("MXLAB_DEB_DIR"); d != "" {
-		return d
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	return filepath.Join(cache, "mxlab", "debs")
-}
-
 func TestEximRecipe(t *testing.T) {
 	realpeer.NeedNetns(t)
 	realpeer.Need(t, realpeer.Jq)
 	realpeer.Need(t, realpeer.Unshare)
-	dir := debDir()
-	hint := "mkdir -p " + dir + " && cd " + dir + " && apt-get download " + strings.Join(eximPkgs, " ")
-	realpeer.Require(t, os.MkdirAll(dir, 0o755) == nil, "examples: cannot make "+dir, hint)
-	for _, pkg := range eximPkgs {
-		debs, _ := filepath.Glob(filepath.Join(dir, pkg+"_*.deb"))
-		if len(debs) > 0 {
-			continue
-		}
-		cmd := exec.Command("apt-get", "download", pkg)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		debs, _ = filepath.Glob(filepath.Join(dir, pkg+"_*.deb"))
-		realpeer.Require(t, err == nil && len(debs) > 0,
-			"examples: Debian package "+pkg+" is missing ("+strings.TrimSpace(string(out))+")", hint)
-	}
-	runRecipe(t, "test-my-exim.sh", "update-exim4.conf.conf", buildMxlab(t), "MXLAB_DEB_DIR="+dir)
+	// The interop suite's .deb cache: the suite downloads them once.
+	realpeer.Debs(t, eximPkgs...)
+	runRecipe(t, "test-my-exim.sh", "update-exim4.conf.conf", buildMxlab(t), realpeer.EnvDebDir+"="+realpeer.DebDir())
 }
 
 // TestGitHubActionsWorkflow checks that the workflow example is YAML with

@@ -1,54 +1,20 @@
 package interop
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/mxlab/mxlab/internal/realpeer"
 )
 
-// debDir is where the Debian packages of the real servers are kept:
-// MXLAB_DEB_DIR, else <user cache dir>/mxlab/debs. A package missing
-// there is fetched with `apt-get download` (never apt-get install: Exim
-// and sendmail conflict with Postfix).
-func debDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("MXLAB_DEB_DIR"); d != "" {
-		return d
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	return filepath.Join(cache, "mxlab", "debs")
-}
-
 // unpackDebs unpacks Debian packages (dpkg -x) into a fresh root and
-// returns it. A package that is neither in debDir nor downloadable fails
-// the test with the command that fetches it, unless
-// internal/realpeer's policy says otherwise.
+// returns it; realpeer.Debs keeps and fetches them (never apt-get
+// install: Exim and sendmail conflict with Postfix).
 func unpackDebs(t *testing.T, pkgs ...string) string {
 	t.Helper()
-	dir := debDir(t)
-	hint := "mkdir -p " + dir + " && cd " + dir + " && apt-get download " + strings.Join(pkgs, " ")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		skipOrFail(t, "interop: "+dir+": "+err.Error(), hint)
-	}
 	root := t.TempDir()
-	for _, pkg := range pkgs {
-		debs, _ := filepath.Glob(filepath.Join(dir, pkg+"_*.deb"))
-		if len(debs) == 0 {
-			cmd := exec.Command("apt-get", "download", pkg)
-			cmd.Dir = dir
-			out, err := cmd.CombinedOutput()
-			debs, _ = filepath.Glob(filepath.Join(dir, pkg+"_*.deb"))
-			if err != nil || len(debs) == 0 {
-				skipOrFail(t, "interop: Debian package "+pkg+" is missing ("+strings.TrimSpace(string(out))+")", hint)
-			}
-		}
-		run(t, time.Minute, "dpkg", "-x", debs[len(debs)-1], root)
+	for _, deb := range realpeer.Debs(t, pkgs...) {
+		run(t, time.Minute, "dpkg", "-x", deb, root)
 	}
 	return root
 }

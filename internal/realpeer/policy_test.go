@@ -154,3 +154,23 @@ func TestRun(t *testing.T) {
 		t.Fatalf("a hung peer ended %q", got)
 	}
 }
+
+func TestDebsKept(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"exim4-base_4.96-15_amd64.deb", "exim4-base_4.96-16_amd64.deb", "exim4-config_4.96-16_all.deb"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(EnvDebDir, dir)
+	t.Setenv(EnvMode, "auto")
+	got := Debs(t, "exim4-base", "exim4-config")
+	want := []string{filepath.Join(dir, "exim4-base_4.96-16_amd64.deb"), filepath.Join(dir, "exim4-config_4.96-16_all.deb")}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Debs = %q, want %q (kept, the newest version)", got, want)
+	}
+	t.Setenv(EnvMode, "off")
+	if got := outcome(func(tb testing.TB) { Debs(tb, "exim4-base") }); !strings.HasPrefix(got, "skip: real peers are off") {
+		t.Fatalf("Debs with real peers off ended %q", got)
+	}
+}

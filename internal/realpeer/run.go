@@ -24,6 +24,8 @@ type Cmd struct {
 	Args []string
 	// Env is added to the test's environment.
 	Env []string
+	// Dir is the working directory ("" for the test's).
+	Dir string
 	// Stdin is the peer's input; empty means /dev/null, so clients that
 	// read it (openssl s_client, gnutls-cli) see EOF once the handshake is
 	// done and close.
@@ -57,6 +59,7 @@ func Run(t testing.TB, c Cmd) Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Dir = c.Dir
 	if c.Stdin != "" {
 		cmd.Stdin = strings.NewReader(c.Stdin)
 	}
