@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,8 +106,26 @@ func (c *conn) serve() {
 	c.transcript = c.srv.cfg.Sessions.start(c.rec)
 	stop := context.AfterFunc(c.ctx, c.abort)
 	defer stop()
+	defer c.recoverPanic()
 	end := c.run()
 	c.finish(end)
+}
+
+// recoverPanic ends a session that panicked as go-smtp does its own
+// (conn.handlePanic): a 421, the stack in the log, and the lab goes on
+// serving every other session. Without it one panic stopped every
+// scenario (issue 14).
+func (c *conn) recoverPanic() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	c.srv.cfg.Logger.Error(fmt.Sprintf("%s %s: panic: %v", c.rec.Scenario, c.rec.ID, p),
+		"remote", c.rec.Remote, "stack", string(debug.Stack()))
+	c.note("panic: %v (the stack is in the lab's log)", p)
+	c.write([]string{"421 4.3.0 " + c.srv.cfg.Host + " Error: internal error in the lab, closing connection"})
+	_ = c.flush()
+	c.finish(EndClosedByLab)
 }
 
 // run is the command loop; it returns why the session ended.
@@ -165,6 +184,9 @@ func (c *conn) run() EndReason {
 
 // dispatch handles one command line; done ends the session.
 func (c *conn) dispatch(line string) (EndReason, bool) {
+	if h := c.srv.cfg.commandHook; h != nil {
+		h(line)
+	}
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
 	arg = strings.TrimSpace(arg)

@@ -99,6 +99,10 @@ type Config struct {
 	Limits Limits
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	// commandHook, when set (tests only), sees each command line before
+	// it is handled: a test injects a panic through it.
+	commandHook func(line string)
 }
 
 // Server serves one scenario on any number of listeners.
