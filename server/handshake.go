@@ -69,6 +69,11 @@ func (c *conn) handshake() (EndReason, bool) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return EndClosedByClient, false
 		}
+		if isReset(err) {
+			// The client reset the connection in the middle of its
+			// ClientHello (issue 14: recorded as closed-by-lab).
+			return EndReset, false
+		}
 		return EndClosedByLab, false
 	}
 	if err == nil {
@@ -189,11 +194,17 @@ func (c *conn) handshakeFailed(err error, rc *replayConn) EndReason {
 	case rc.received != nil, strings.Contains(err.Error(), "remote error"), errors.Is(err, io.EOF):
 		// The client refused (often our certificate) and hung up.
 		return EndClosedByClient
-	case errors.Is(err, syscall.ECONNRESET):
+	case isReset(err):
 		return EndReset
 	}
 	// crypto/tls refused what the client sent: the lab hangs up.
 	return EndClosedByLab
+}
+
+// isReset says whether the client reset the connection: ECONNRESET on a
+// read, EPIPE on a write that found the reset.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // remoteAlert is the alert a client sent, as crypto/tls reports it:
