@@ -276,7 +276,8 @@ func Start(cfg Config) (_ *Lab, err error) {
 			return nil, configError(err)
 		}
 	}
-	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath, Accepted: acceptedPath, API: cfg.API}
+	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath, Accepted: acceptedPath, API: cfg.API,
+		Advertise: cfg.Addressing.Advertise}
 	if cfg.Messages != nil {
 		layout.Spool = cfg.Messages.Spool()
 	}
@@ -355,6 +356,9 @@ func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.A
 		scenario: sc, addr: addr,
 	}
 	var err error
+	if site.published, err = cfg.Addressing.published(addr.Addr()); err != nil {
+		return nil, err
+	}
 	switch sc.TLS.Certificate {
 	case scenarios.CertCASigned, scenarios.CertSelfSigned:
 		site.leaf, err = l.store.Leaf(certs.LeafSpec{
@@ -402,11 +406,18 @@ func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.A
 // its TLSA records.
 func addSiteRecords(zone *dnslab.Zone, site *Site) error {
 	ttl := fmt.Sprint(DNSTTL)
+	pub := site.published
+	if !pub.IsValid() {
+		pub = site.addr.Addr()
+	}
+	if pub.IsUnspecified() {
+		return fmt.Errorf("lab: %s would be published as %s, which is no address", site.MX, pub)
+	}
 	rrType := "A"
-	if site.addr.Addr().Is6() && !site.addr.Addr().Is4In6() {
+	if pub.Is6() && !pub.Is4In6() {
 		rrType = "AAAA"
 	}
-	ip := site.addr.Addr().Unmap().String()
+	ip := pub.Unmap().String()
 	lines := []string{
 		site.Domain + ". " + ttl + " IN MX 10 " + site.MX + ".",
 		"*." + site.Domain + ". " + ttl + " IN MX 10 " + site.MX + ".",

@@ -43,6 +43,10 @@ type Layout struct {
 	// Spool is the Maildir spool of accepted messages, "" when they are
 	// kept in memory.
 	Spool string `json:"spool,omitempty"`
+	// Advertise is the address the lab's DNS publishes for every
+	// listener instead of the one it is bound to ("" when it publishes
+	// the bound ones).
+	Advertise string `json:"advertise,omitempty"`
 }
 
 // Site is one scenario's place in the lab.
@@ -67,9 +71,10 @@ type Site struct {
 	// CertPath is the PEM file of the certificate served ("" for none).
 	CertPath string `json:"cert,omitempty"`
 
-	scenario *scenarios.Scenario
-	addr     netip.AddrPort
-	leaf     *certs.Leaf
+	scenario  *scenarios.Scenario
+	addr      netip.AddrPort
+	published netip.Addr // what the DNS publishes for the MX (addr's, or Advertise)
+	leaf      *certs.Leaf
 }
 
 // TLSARecord is one published TLSA record.
@@ -123,6 +128,31 @@ type Addressing struct {
 	// Net is the network the shared-port layout takes addresses from, in
 	// catalogue order starting at its first host address.
 	Net string
+	// Advertise, when set, is the address the lab's DNS publishes for
+	// every listener (A or AAAA of each MX) instead of the bound one. A
+	// Host that is unspecified (0.0.0.0, ::) needs it: the DNS cannot
+	// publish "every address" (issue 14: it published AAAA :: for every
+	// MX).
+	Advertise string
+}
+
+// published returns the address the DNS publishes for a listener bound
+// to bound.
+func (a Addressing) published(bound netip.Addr) (netip.Addr, error) {
+	if a.Advertise == "" {
+		if bound.IsUnspecified() {
+			return netip.Addr{}, fmt.Errorf("lab: smtp host %s is every address of this machine, which the lab's DNS cannot publish: say which address its MX records should have with --advertise ADDR (config key smtp.advertise)", bound)
+		}
+		return bound, nil
+	}
+	ip, err := netip.ParseAddr(a.Advertise)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("lab: advertise %q: want an IP address: %w", a.Advertise, err)
+	}
+	if ip.IsUnspecified() {
+		return netip.Addr{}, fmt.Errorf("lab: advertise %s: an unspecified address cannot be published; give the address clients should reach", ip)
+	}
+	return ip.Unmap(), nil
 }
 
 // plan assigns an address to every scenario.
@@ -171,6 +201,9 @@ func (a Addressing) plan(scs []*scenarios.Scenario) ([]netip.AddrPort, error) {
 			port = 0
 		}
 		out[i] = netip.AddrPortFrom(ip, uint16(port))
+	}
+	if _, err := a.published(ip); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

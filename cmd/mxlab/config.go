@@ -73,6 +73,9 @@ type SMTPConfig struct {
 	Host string `mapstructure:"host"`
 	Port int    `mapstructure:"port"`
 	Net  string `mapstructure:"net"`
+	// Advertise is the address the lab's DNS publishes for the
+	// listeners (needed when Host is 0.0.0.0 or ::).
+	Advertise string `mapstructure:"advertise"`
 }
 
 // TimeoutsConfig bounds each SMTP phase.
@@ -109,6 +112,7 @@ var flagKeys = map[string]string{
 	"smtp-host":     "smtp.host",
 	"smtp-port":     "smtp.port",
 	"smtp-net":      "smtp.net",
+	"advertise":     "smtp.advertise",
 	"scenario":      "only",
 	"scenarios":     "only",
 	"scenario-dir":  "scenario_dirs",
@@ -144,6 +148,7 @@ func addLabFlags(fs *pflag.FlagSet) {
 	fs.String("smtp-host", "127.0.0.1", "address of every SMTP listener, one port per scenario")
 	fs.Int("smtp-port", 0, "shared-port layout: every scenario on this port, one address each from --smtp-net")
 	fs.String("smtp-net", "127.0.1.0/24", "network the shared-port layout takes addresses from")
+	fs.String("advertise", "", "address the lab's DNS publishes for its MX hosts (needed with --smtp-host 0.0.0.0 or ::)")
 	fs.StringSlice("scenario", nil, "run only these scenarios (repeatable; default all)")
 	fs.StringSlice("scenario-dir", nil, "directory of extra scenario YAML files (repeatable)")
 	fs.StringSlice("record", nil, `extra DNS record in zone-file syntax, e.g. "exim A 127.0.2.1" (repeatable)`)
@@ -282,7 +287,7 @@ func (c *Config) labConfig() (lab.Config, error) {
 		Zone:         c.Zone,
 		StateDir:     c.StateDir,
 		DNS:          c.DNS,
-		Addressing:   lab.Addressing{Host: c.SMTP.Host, Port: c.SMTP.Port, Net: c.SMTP.Net},
+		Addressing:   lab.Addressing{Host: c.SMTP.Host, Port: c.SMTP.Port, Net: c.SMTP.Net, Advertise: c.SMTP.Advertise},
 		Catalogue:    cat,
 		Scenarios:    c.Only,
 		Records:      c.Records,

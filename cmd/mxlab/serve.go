@@ -134,6 +134,9 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 		return err
 	}
 	defer l.Close()
+	for _, w := range bindWarnings(l.Layout()) {
+		fmt.Fprintln(env.stderr, w)
+	}
 	stopMetrics := l.Sessions().Watch(m.Session)
 	defer stopMetrics()
 	if apiLn != nil {
@@ -195,6 +198,40 @@ func (c *Config) checkAPIAddress(stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "mxlab: WARNING: the API listens on %s, beyond loopback: anyone who can reach it and has the token can read every session and message\n", c.API)
 	return nil
+}
+
+// bindWarnings names every lab listener (SMTP, DNS, switchboard) bound
+// beyond loopback, one line per address: the lab answers anyone who can
+// reach it (the API has its own rule, checkAPIAddress).
+func bindWarnings(layout *lab.Layout) []string {
+	type bound struct{ what, addr string }
+	var all []bound
+	for _, s := range layout.Scenarios {
+		all = append(all, bound{"SMTP (" + s.Name + ")", s.SMTP})
+	}
+	all = append(all, bound{"DNS", layout.DNS})
+	if layout.Switchboard != "" {
+		all = append(all, bound{"switchboard", layout.Switchboard})
+	}
+	var lines []string
+	seen := map[string]bool{}
+	for _, b := range all {
+		host, _, err := net.SplitHostPort(b.addr)
+		if err != nil || seen[host] {
+			continue
+		}
+		ip := net.ParseIP(host)
+		if ip == nil || ip.IsLoopback() {
+			continue
+		}
+		seen[host] = true
+		where := host
+		if ip.IsUnspecified() {
+			where += " (every address of this machine)"
+		}
+		lines = append(lines, fmt.Sprintf("mxlab: WARNING: %s listens on %s, beyond loopback: anyone who can reach it can use the lab", b.what, where))
+	}
+	return lines
 }
 
 // readyLine is the one line that says where the lab listens, for logs
