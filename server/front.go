@@ -45,6 +45,13 @@ type conn struct {
 	unknown    int    // unrecognised commands
 	client4    string // the client's address, for the connection limits
 	refused    bool   // over a connection limit: refused before the banner
+	// credsMayFollow is set after an AUTH refused at once: a pipelining
+	// client has already sent its SASL responses (credentials), which
+	// arrive as lines that are no command. secretInput hides the line
+	// being read from notes.
+	credsMayFollow bool
+	secretInput    bool
+	authRefused    bool // the AUTH being handled was refused at once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -190,14 +197,39 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
 	arg = strings.TrimSpace(arg)
-	c.rec.addCommand(redact(verb, line))
-	c.lineStep(FromClient, redact(verb, line))
+	shown := redact(verb, line)
+	if c.credsMayFollow {
+		if knownVerbs[verb] {
+			c.credsMayFollow = false
+		} else {
+			// Most likely a SASL response to the refused AUTH: neither
+			// the record nor the transcript keeps it (RFC 4954 §4).
+			shown = "***"
+		}
+	}
+	c.rec.addCommand(shown)
+	c.lineStep(FromClient, shown)
+	if verb == "AUTH" {
+		defer func() { c.credsMayFollow = c.authRefused }()
+		c.authRefused = true // until relayAuth sees a 334 or 235
+	}
 	if c.srv.cfg.Scenario.SMTP.RequireTLS && c.tls == nil && !preTLS[verb] && knownVerbs[verb] {
 		// Postfix with TLS enforced answers every command that is not
 		// flagged SMTPD_CMD_FLAG_PRE_TLS in smtpd.c's table with 530
 		// (measured: testdata/transcripts/postfix-encrypt.txt).
 		c.count(verb, false)
 		c.replyKey(scenarios.ReplyTLSRequired, "", vars{})
+		return "", false
+	}
+	if shown == "***" {
+		// The imitated server may echo the line (sendmail's 500
+		// "Command unrecognized: ..."): on the wire, not in the transcript.
+		c.count("unknown", false)
+		c.unknown++
+		if end, done := c.unknownLimit(); done {
+			return end, done
+		}
+		c.writeHiding(c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyUnknown, vars{arg: arg, line: line}, nil), line, arg)
 		return "", false
 	}
 	switch verb {
@@ -214,15 +246,38 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 	}
 	c.count("unknown", false)
 	c.unknown++
+	if end, done := c.unknownLimit(); done {
+		return end, done
+	}
+	c.replyKey(scenarios.ReplyUnknown, "", vars{arg: arg, line: line})
+	return "", false
+}
+
+// unknownLimit closes the session on the unrecognised command over the
+// limit: sendmail (MAXBADCOMMANDS) and Exim (smtp_max_unknown_commands)
+// answer it with their closing reply.
+func (c *conn) unknownLimit() (EndReason, bool) {
 	if l := c.srv.cfg.Limits.Errors; l > 0 && c.srv.cfg.Dialect.Limits.ErrorsCounted == scenarios.UnknownCommands && c.unknown > l {
-		// sendmail (MAXBADCOMMANDS) and Exim (smtp_max_unknown_commands)
-		// answer the command over the limit with their closing reply.
 		c.write(c.limitReply(scenarios.ReplyTooManyErrors, vars{}))
 		_ = c.flush()
 		return EndClosedByLab, true
 	}
-	c.replyKey(scenarios.ReplyUnknown, "", vars{arg: arg, line: line})
 	return "", false
+}
+
+// writeHiding writes reply lines as they are, and to the transcript with
+// every secret replaced by ***.
+func (c *conn) writeHiding(lines []string, secrets ...string) {
+	for _, l := range lines {
+		c.bw.WriteString(l)
+		c.bw.WriteString("\r\n")
+		for _, s := range secrets {
+			if s != "" {
+				l = strings.ReplaceAll(l, s, "***")
+			}
+		}
+		c.lineStep(FromServer, l)
+	}
 }
 
 // refuse answers a connection over a connection limit instead of the
@@ -439,12 +494,15 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 // relayAuth carries the SASL exchange (334 challenges and the client's
 // answers, which are not commands) between client and go-smtp.
 func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool) {
+	c.authRefused = code != 334 && code >= 400
 	for code == 334 {
 		c.write(lines)
 		if err := c.flush(); err != nil {
 			return c.endFromError(err), true
 		}
+		c.secretInput = true
 		resp, err := c.readLine(c.srv.cfg.Timeouts.Command)
+		c.secretInput = false
 		if err != nil {
 			return c.endFromError(err), true
 		}
@@ -632,7 +690,11 @@ func (c *conn) readLine(timeout time.Duration) (string, error) {
 		}
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			if len(line) > 0 && errors.Is(err, io.EOF) {
-				c.note("client closed in the middle of a line: %q", line)
+				if c.secretInput || c.credsMayFollow {
+					c.note("client closed in the middle of a line (%d bytes, not shown: it may hold credentials)", len(line))
+				} else {
+					c.note("client closed in the middle of a line: %q", line)
+				}
 			}
 			return "", err
 		}
