@@ -20,6 +20,7 @@ type entry struct {
 	Name   string `yaml:"name"`
 	Source string `yaml:"source"`
 	Form   string `yaml:"form"`
+	Cause  string `yaml:"cause"`
 	Text   string `yaml:"text"`
 	EML    string `yaml:"eml"`
 	Want   struct {
@@ -33,17 +34,20 @@ type entry struct {
 	} `yaml:"want"`
 }
 
-func loadCorpus(tb testing.TB) []entry {
+func loadCorpus(tb testing.TB) []entry { return loadEntries(tb, "corpus.yaml") }
+
+// loadEntries reads a list of messages under testdata/.
+func loadEntries(tb testing.TB, file string) []entry {
 	tb.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "corpus.yaml"))
+	data, err := os.ReadFile(filepath.Join("testdata", file))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var corpus []entry
-	if err := yaml.Unmarshal(data, &corpus); err != nil {
-		tb.Fatalf("testdata/corpus.yaml: %v", err)
+	var list []entry
+	if err := yaml.Unmarshal(data, &list); err != nil {
+		tb.Fatalf("testdata/%s: %v", file, err)
 	}
-	return corpus
+	return list
 }
 
 func (e entry) explain(tb testing.TB) Answer {
