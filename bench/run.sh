@@ -12,3 +12,6 @@ go test -run '^$' -bench 'STARTTLSLab|HandshakeBareTLS' -count 5 ./server | awk 
   /^BenchmarkSTARTTLSLab/ {lab += $3; nl++}
   /^BenchmarkHandshakeBareTLS/ {bare += $3; nb++}
   END { if (nl && nb) printf "ratio: STARTTLS through the lab / bare crypto/tls handshake = %.2f (%.0f / %.0f ns)\n", (lab/nl)/(bare/nb), lab/nl, bare/nb }'
+# Memory per idle plaintext session of the real `mxlab serve`: RSS growth
+# over 1,000 connections past their banner (issue 14's target: 16 KiB).
+go test -count=1 -run '^TestIdleConnectionMemory$' -v ./cmd/mxlab | grep -o 'idle plaintext sessions: .*'
