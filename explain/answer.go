@@ -16,23 +16,29 @@ type Answer struct {
 	// Known is false for "not a TLS delivery failure I know"; the other fields are then empty.
 	Known bool `json:"known"`
 	// Kind is the failure's stable code, one of the Kind* constants (RFC 8460 result type names where one fits).
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind"`
 	// Alert is the TLS alert the text encodes or implies, with its number and registry name.
-	Alert *tlsalert.JSON `json:"alert,omitempty"`
+	Alert *tlsalert.JSON `json:"alert"`
 	// Source is who wrote the text: gmail, outlook, postfix, exim, sendmail, swaks, gnutls, stalwart, haraka, or the TLS library (openssl-3, openssl-1.1, openssl-1.0, boringssl, go, rustls, java, erlang).
 	Source string `json:"source,omitempty"`
 	// Side is SideSender when the text comes from the sending side (a bounce, a delivery log, a client tool) and SideReceiver when it is the receiving server's log.
-	Side string `json:"side,omitempty"`
+	Side string `json:"side"`
 	// ReceiverDid says in one sentence what the receiving side did.
 	ReceiverDid string `json:"receiver_did,omitempty"`
 	// Causes are the usual causes, most likely first.
 	Causes []string `json:"causes,omitempty"`
-	// Scenario is the mxlab scenario that reproduces the failure, "" if none does yet.
-	Scenario string `json:"scenario,omitempty"`
+	// Scenario is the mxlab scenario that reproduces the failure, "" when
+	// none of the lab's scenarios fits or the text does not decide between
+	// candidates.
+	Scenario string `json:"scenario"`
 	// Reproduce is the command that reproduces it against a running lab, "" without a scenario.
 	Reproduce string `json:"reproduce,omitempty"`
 	// Fix says how the failure is repaired, and on which side.
 	Fix string `json:"fix,omitempty"`
+	// Candidates are the readings of the text, most likely first, each
+	// with its scenario ("" for none of the lab's) and what tells it apart;
+	// the first is Scenario's when the text decides one.
+	Candidates []Candidate `json:"candidates,omitempty"`
 }
 
 // Explain explains one pasted text: a bounce's diagnostic, a log line or a
@@ -88,6 +94,9 @@ func analyze(text string) Answer {
 	if source == "" {
 		source = f.library
 	}
+	if source == "" {
+		source = "unknown"
+	}
 	if side == "" {
 		side = SideSender
 	}
@@ -99,6 +108,12 @@ func analyze(text string) Answer {
 	switch {
 	case r != nil && r.kind != "" && !r.generic:
 		kind, ruleDecides = r.kind, true
+	case receiverRequiresTLS(text):
+		// A receiver's reply that says it takes mail only over TLS
+		// (reply.go) says more than the generic "could not deliver"
+		// around it: Microsoft 365's 4.4.317 quoting "451 5.7.3 STARTTLS
+		// is required to send mail".
+		kind = KindTLSRequired
 	case f.hasAlert:
 		kind = KindTLSAlert
 	case reasonKind(f) != "":
@@ -146,14 +161,49 @@ func analyze(text string) Answer {
 			adv.scenario = r.scenario
 		}
 	}
+	if kind == KindCertificateNotTrusted {
+		adv = certificateAdvice(adv, certificateEvidence(text))
+	}
 	a.ReceiverDid = adv.receiverDid
 	a.Causes = slices.Clone(adv.causes)
 	a.Fix = adv.fix
 	if adv.scenario != noScenario {
 		a.Scenario = adv.scenario
 	}
-	a.Reproduce = reproduceCommand(a.Scenario, a.Source, a.Side, detectPeer(text))
+	a.finish(detectPeer(text))
 	return a
+}
+
+// finish fills in what follows from the rest: the scenario only if the
+// catalogue has it, the command that reproduces it, and the candidates.
+func (a *Answer) finish(peer string) {
+	if !isLabScenario(a.Scenario) {
+		a.Scenario = ""
+	}
+	a.Reproduce = reproduceCommand(a.Scenario, a.Source, a.Side, peer, a.Kind)
+	a.Candidates = candidates(*a, peer)
+}
+
+// certificateAdvice decides whether a certificate the sender did not
+// trust is the receiver's fault the self-signed scenario reproduces: only
+// when the text says the certificate is self-signed or names an issuer
+// that is no public CA. An issuer that is a public CA puts the fault on
+// the sender's CA list (bokysan/docker-postfix #51: "untrusted issuer
+// /OU=GlobalSign Root CA - R2/..." from a Postfix without smtp_tls_CAfile);
+// a text that names neither leaves both open (candidates.yaml).
+func certificateAdvice(adv advice, evidence string) advice {
+	switch evidence {
+	case certSelfSigned, certPrivateCA:
+		return adv
+	case certPublicCA:
+		adv.scenario = noScenario
+		adv.receiverDid = "The receiving server completed the TLS handshake with a certificate from a public CA, but the sender could not verify it: the sender's own list of trusted CAs is missing or out of date."
+		adv.causes = append([]string{"the sender has no CA list or an outdated one (Postfix: smtp_tls_CAfile or smtp_tls_CApath unset, or not readable in its chroot; sendmail: confCACERT_PATH; a container image without ca-certificates)"}, adv.causes...)
+		adv.fix = "On the sending side, point the MTA at the system's CA bundle (Postfix: smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt; sendmail: confCACERT_PATH /etc/ssl/certs) and keep ca-certificates up to date; the receiver has nothing to fix."
+	default:
+		adv.scenario = noScenario
+	}
+	return adv
 }
 
 // reasonKind maps a library reason that is not an alert to a kind.
@@ -171,7 +221,7 @@ func reasonKind(f finding) string {
 			return KindCertificateHostMismatch
 		}
 		return KindValidationFailure
-	case reasonBadSignature, reasonUnexpectedEOF:
+	case reasonBadSignature, reasonUnexpectedEOF, reasonDHKeyTooSmall:
 		return KindHandshakeFailure
 	}
 	return ""
@@ -201,6 +251,19 @@ var reasonAdvice = map[string]advice{
 		},
 		scenario: noScenario,
 		fix:      "Install a certificate and key that belong together (compare openssl x509 -noout -pubkey and openssl pkey -pubout) and update the server's TLS library.",
+	},
+	// OpenSSL's SSL_R_DH_KEY_TOO_SMALL on the client: the server chose a
+	// DHE suite with parameters under the client's minimum (1024 bits and
+	// less since OpenSSL 1.1.0 at security level 1; postalserver/postal
+	// #943 and #990 quote it for MX hosts).
+	reasonDHKeyTooSmall: {
+		receiverDid: "The receiving server chose a DHE cipher suite with Diffie-Hellman parameters (a prime of 1024 bits or fewer) that the sender's TLS library refuses as too weak, so the sender aborted the handshake.",
+		causes: []string{
+			"the receiving server is configured with old 512- or 1024-bit DH parameters (Postfix smtpd_tls_dh1024_param_file, a dhparams.pem from years ago, an old appliance)",
+			"the sender's OpenSSL raised its minimum (OpenSSL 1.1.0 and later, or a distribution's higher security level) while the receiver stayed the same",
+		},
+		scenario: noScenario,
+		fix:      "On the receiving server, generate 2048-bit DH parameters (openssl dhparam -out dh2048.pem 2048) or prefer ECDHE suites; a sender cannot fix it except by lowering its security level for that destination.",
 	},
 	reasonUnexpectedEOF: {
 		receiverDid: "The peer closed the TCP connection in the middle of the TLS exchange without a TLS alert or close_notify.",

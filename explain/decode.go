@@ -30,6 +30,7 @@ const (
 	reasonVerifyFailed     = "certificate-verify-failed"
 	reasonBadSignature     = "bad-signature"
 	reasonUnexpectedEOF    = "unexpected-eof"
+	reasonDHKeyTooSmall    = "dh-key-too-small" // the sender refused the server's DH parameters
 )
 
 // Certificate verification details, from OpenSSL's X509_verify_cert_error_string,
@@ -105,6 +106,7 @@ var opensslReasons = map[uint32]string{
 	258: reasonUnsupportedProto, // SSL_R_UNSUPPORTED_PROTOCOL
 	267: reasonWrongVersion,     // SSL_R_WRONG_VERSION_NUMBER
 	294: reasonUnexpectedEOF,    // SSL_R_UNEXPECTED_EOF_WHILE_READING (3.0)
+	394: reasonDHKeyTooSmall,    // SSL_R_DH_KEY_TOO_SMALL
 }
 
 // decodePacked decodes OpenSSL and BoringSSL packed error codes.
@@ -205,6 +207,10 @@ var (
 	// rustls (Stalwart): "received fatal alert: HandshakeFailure"; Java:
 	// "Received fatal alert: handshake_failure".
 	fatalAlertWord = regexp.MustCompile(`(?i)received fatal alert:\s*([a-z_]+)`)
+	// rustls's error as lettre and other Rust clients print it,
+	// "AlertReceived(HandshakeFailure)", and mesalink's
+	// "TLSErrorAlertReceivedHandshakeFailure" (mesalink-linux/mesalink #48).
+	rustlsAlertReceived = regexp.MustCompile(`AlertReceived\(?([A-Z][A-Za-z]+)\)?`)
 	// Erlang/OTP ssl: "received SERVER ALERT: Fatal - Handshake Failure".
 	erlangAlert = regexp.MustCompile(`(?i)received (?:SERVER|CLIENT) ALERT: Fatal - ([a-z ]+)`)
 )
@@ -266,6 +272,13 @@ func decodeAlertWords(text string, f *finding) {
 			return
 		}
 	}
+	if m := rustlsAlertReceived.FindStringSubmatch(text); m != nil {
+		if d, ok := alertByWords(strings.Fields(splitCamel(m[1]))); ok {
+			f.setLibrary("rustls")
+			f.setAlert(d, dirReceived)
+			return
+		}
+	}
 	if m := erlangAlert.FindStringSubmatch(text); m != nil {
 		if d, ok := alertByWords(strings.Fields(m[1])); ok {
 			f.setLibrary("erlang")
@@ -311,6 +324,10 @@ var reasonWords = []struct{ words, reason string }{
 	{"certificate verify failed", reasonVerifyFailed},
 	{"bad signature", reasonBadSignature},
 	{"unexpected eof while reading", reasonUnexpectedEOF},
+	{"dh key too small", reasonDHKeyTooSmall},
+	// Exim with GnuTLS: "TLS session: (certificate verification failed):
+	// certificate invalid" (ix-ai/smtp #11).
+	{"certificate verification failed", reasonVerifyFailed},
 }
 
 func reasonFromWords(text string) string {

@@ -117,7 +117,7 @@ func fallbackStatus(postfix bool) Answer {
 	if postfix {
 		a.Source = "postfix"
 	}
-	a.Reproduce = reproduceCommand(a.Scenario, a.Source, a.Side, "")
+	a.finish("")
 	return a
 }
 
@@ -130,7 +130,7 @@ func (d *dsn) refine(a Answer) Answer {
 		case strings.Contains(strings.ToLower(d.reportingMTA), "googlemail.com"):
 			a.Source = "gmail"
 		}
-		a.Reproduce = reproduceCommand(a.Scenario, a.Source, a.Side, "")
+		a.finish("")
 	}
 	return a
 }

@@ -291,26 +291,32 @@ func TestVariants(t *testing.T) {
 	}
 }
 
-// TestReproduce checks the commands for each kind of writer.
+// TestReproduce checks the commands for each kind of writer; the flags
+// follow from the catalogue's scenarios (an MX name that is no host name,
+// a self-signed certificate, no STARTTLS, published TLSA records).
 func TestReproduce(t *testing.T) {
 	tests := []struct {
-		scenario, source, side, peer, want string
+		scenario, source, side, peer, kind, want string
 	}{
-		{"sni-reject", "gmail", SideSender, "", "mxlab send --lab lab.json --profile gmail --to postmaster@sni-reject.mxlab.test"},
-		// Postfix sends no SNI, so only the gmail profile trips the rule.
-		{"sni-reject", "postfix", SideSender, "", "mxlab send --lab lab.json --profile gmail --to postmaster@sni-reject.mxlab.test"},
-		{"no-starttls", "postfix", SideSender, "", "mxlab send --lab lab.json --profile postfix-encrypt --to postmaster@no-starttls.mxlab.test"},
-		{"tlsa-mismatch", "outlook", SideSender, "", "mxlab send --lab lab.json --profile outlook --to postmaster@tlsa-mismatch.mxlab.test"},
-		{"no-shared-cipher", "sendmail", SideSender, "", "mxlab send --lab lab.json --profile sendmail --to postmaster@no-shared-cipher.mxlab.test"},
-		{"sni-reject", "exim", SideReceiver, "", "openssl s_client -starttls smtp -connect 127.0.0.1:10027 -servername _dc-mx.sni-reject.mxlab.test"},
-		{"self-signed", "postfix", SideReceiver, "", "openssl s_client -starttls smtp -connect 127.0.0.1:10029 -verify_return_error"},
-		{"sni-reject", "swaks", SideSender, "", "swaks --tls --server 127.0.0.1:10027 --to postmaster@sni-reject.mxlab.test --tls-sni _dc-mx.sni-reject.mxlab.test"},
-		{"sni-reject", "gnutls", SideSender, "", "gnutls-cli --starttls-proto=smtp --port 10027 --insecure --sni-hostname _dc-mx.sni-reject.mxlab.test 127.0.0.1"},
-		{"", "gmail", SideSender, "", ""},
+		{"sni-reject", "gmail", SideSender, "", KindTLSAlert, "mxlab send --lab lab.json --profile gmail --to postmaster@sni-reject.mxlab.test"},
+		// Postfix sends no SNI, so only the gmail profile gets the alert.
+		{"sni-reject", "postfix", SideSender, "", KindTLSAlert, "mxlab send --lab lab.json --profile gmail --to postmaster@sni-reject.mxlab.test"},
+		{"no-starttls", "postfix", SideSender, "", KindStartTLSNotSupported, "mxlab send --lab lab.json --profile postfix-encrypt --to postmaster@no-starttls.mxlab.test"},
+		{"tlsa-mismatch", "outlook", SideSender, "", KindTLSAInvalid, "mxlab send --lab lab.json --profile outlook --to postmaster@tlsa-mismatch.mxlab.test"},
+		{"tlsa-mismatch", "postfix", SideSender, "", KindValidationFailure, "mxlab send --lab lab.json --profile postfix-dane --to postmaster@tlsa-mismatch.mxlab.test"},
+		{"no-shared-cipher", "sendmail", SideSender, "", KindTLSAlert, "mxlab send --lab lab.json --profile sendmail --to postmaster@no-shared-cipher.mxlab.test"},
+		{"sni-reject", "exim", SideReceiver, "", KindTLSAlert, "openssl s_client -starttls smtp -connect 127.0.0.1:10027 -servername _dc-mx.sni-reject.mxlab.test"},
+		{"self-signed", "postfix", SideReceiver, "", KindTLSAlert, "openssl s_client -starttls smtp -connect 127.0.0.1:10029 -verify_return_error"},
+		{"sni-reject", "swaks", SideSender, "", KindTLSAlert, "swaks --tls --server 127.0.0.1:10027 --to postmaster@sni-reject.mxlab.test --tls-sni _dc-mx.sni-reject.mxlab.test"},
+		{"sni-reject", "gnutls", SideSender, "", KindTLSAlert, "gnutls-cli --starttls-proto=smtp --port 10027 --insecure --sni-hostname _dc-mx.sni-reject.mxlab.test 127.0.0.1"},
+		{"no-starttls", "openssl-3", SideSender, "", KindStartTLSNotSupported, "swaks --tls --server 127.0.0.1:10026 --to postmaster@no-starttls.mxlab.test"},
+		{"", "gmail", SideSender, "", KindTLSAlert, ""},
+		// Not a scenario of the catalogue.
+		{"no-such-scenario", "gmail", SideSender, "", KindTLSAlert, ""},
 	}
 	for _, tt := range tests {
-		if got := reproduceCommand(tt.scenario, tt.source, tt.side, tt.peer); got != tt.want {
-			t.Errorf("reproduceCommand(%q, %q, %q, %q) = %q, want %q", tt.scenario, tt.source, tt.side, tt.peer, got, tt.want)
+		if got := reproduceCommand(tt.scenario, tt.source, tt.side, tt.peer, tt.kind); got != tt.want {
+			t.Errorf("reproduceCommand(%q, %q, %q, %q, %q) = %q, want %q", tt.scenario, tt.source, tt.side, tt.peer, tt.kind, got, tt.want)
 		}
 	}
 }

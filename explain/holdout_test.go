@@ -10,7 +10,7 @@ import (
 // answer. The holdout (testdata/holdout.yaml) was written down before the
 // method changed and is never used to tune it, so this number measures how
 // well explain generalises; it may only go up.
-const holdoutFloor = 8
+const holdoutFloor = 19
 
 // TestHoldout measures explain on the holdout: every unrelated message must
 // be rejected, and at least holdoutFloor messages must be right.

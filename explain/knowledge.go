@@ -36,6 +36,12 @@ const (
 	KindSTSPolicyInvalid = "sts-policy-invalid"
 	// KindSTSWebPKIInvalid is RFC 8460's sts-webpki-invalid: the certificate fails the WebPKI checks MTA-STS demands.
 	KindSTSWebPKIInvalid = "sts-webpki-invalid"
+	// KindTLSRequired is a receiver that refused mail because it did not come over TLS (or over a TLS version it accepts): "451 5.7.3 STARTTLS is required to send mail".
+	KindTLSRequired = "tls-required"
+	// KindSenderPolicy is the sending MTA's own TLS policy failing before any connection: "client TLS configuration problem", "no TLSA records found".
+	KindSenderPolicy = "sender-policy"
+	// KindTLSALookupFailed is a TLSA lookup that failed (SERVFAIL, a timeout) in the sender's resolver or at the receiver's name servers.
+	KindTLSALookupFailed = "tlsa-lookup-failed"
 )
 
 // Sides of the connection, the values of Answer.Side.
@@ -64,7 +70,7 @@ var kindAdvice = map[string]advice{
 			"the server's TLS versions or cipher suites do not overlap with the sender's (an old server limited to TLS 1.0, or a hardened cipher list on either side)",
 			"the server or something in front of it closed the connection during the handshake (a crashed TLS library, a firewall or IPS, or an MTU problem that loses the certificate flight)",
 		},
-		scenario: "no-shared-cipher",
+		scenario: noScenario, // the text names no alert: candidates.yaml ranks the readings
 		fix:      "Run openssl s_client -starttls smtp -connect <mx>:25 -servername <mx> against the MX, read the receiving server's log line for the same moment, and fix what it names (a certificate and key, the cipher list or TLS versions, an SNI rule).",
 	},
 	KindNotTLS: {
@@ -135,7 +141,7 @@ var kindAdvice = map[string]advice{
 			"the certificate does not name the MX host the sender matched against (Postfix verify or secure levels)",
 			"the chain does not lead to a CA the sender trusts",
 		},
-		scenario: "tlsa-mismatch",
+		scenario: noScenario, // the text does not say which check failed: candidates.yaml ranks them
 		fix:      "Run posttls-finger -t30 -T180 -c -l dane <domain> (or -l verify) from the sender to see which check fails; for DANE publish TLSA records for the key in use before deploying a new one (RFC 7671 §8.1), or keep the key across renewals (certbot --reuse-key).",
 	},
 	KindTLSAInvalid: {
@@ -157,6 +163,35 @@ var kindAdvice = map[string]advice{
 		},
 		scenario: noScenario,
 		fix:      "Check the zone with a DNSSEC debugger (dnsviz.net), fix signing or the DS record at the registrar, and make sure TLSA queries for _25._tcp.<mx> get a signed answer or a signed denial.",
+	},
+	KindTLSRequired: {
+		receiverDid: "The receiving server refused the message because it did not arrive over TLS (or over a TLS version it accepts): it requires encryption of its senders, and this attempt came in plaintext.",
+		causes: []string{
+			"the sending MTA or application has TLS switched off (Postfix smtp_tls_security_level = none, an application without STARTTLS enabled)",
+			"the sender tried STARTTLS, the handshake failed, and it went on in plaintext (Exchange, many applications and opportunistic MTAs fall back this way); the receiver then refuses the plaintext attempt",
+			"the sender offers only TLS 1.0 or 1.1 and the receiver requires 1.2 or later (Microsoft 365: 421 4.7.66)",
+		},
+		scenario: noScenario,
+		fix:      "Enable STARTTLS on the sending side (Postfix: smtp_tls_security_level = may or stronger; an application: its STARTTLS or \"TLS\" switch) with TLS 1.2 or later; if STARTTLS fails, the sender's TLS log says why.",
+	},
+	KindSenderPolicy: {
+		receiverDid: "Nothing: the sending MTA's own TLS policy failed before it connected to the receiver (relay=none), so the message was deferred on the sending side.",
+		causes: []string{
+			"a TLS policy table or policy service the sender consults failed (a socketmap or SQL lookup error, an attribute Postfix does not know, such as servername from an old MTA-STS resolver)",
+			"the policy says dane-only (or DANE is enforced) and the sender found no usable TLSA records for the MX",
+			"a TLS setting of the sending MTA is invalid (a missing CA file, a certificate or key that cannot be read)",
+		},
+		scenario: noScenario,
+		fix:      "Read the warning lines the sending MTA logs just before the deferral (Postfix: \"TLS policy lookup for ...\", \"smtp_tls_policy_maps, next-hop destination ...\"): they name the table, service or setting; fix it and run postfix flush.",
+	},
+	KindTLSALookupFailed: {
+		receiverDid: "Nothing yet: the sender looked up the TLSA records of the MX before connecting, the lookup failed (SERVFAIL or no answer), and a DANE sender defers rather than deliver without knowing whether DANE applies.",
+		causes: []string{
+			"the sender's own resolver or a DNS filter in front of it fails TLSA queries or their DNSSEC denial of existence",
+			"the receiving domain's name servers answer TLSA queries badly (no answer, a broken NSEC/NSEC3 denial, expired signatures)",
+		},
+		scenario: noScenario,
+		fix:      "Query the name from another validating resolver (delv @9.9.9.9 _25._tcp.<mx> TLSA): if it gets an authenticated answer or denial, fix or replace the sender's resolver; if not, the receiving domain must fix its DNS (check it on dnsviz.net).",
 	},
 	KindSTSPolicyInvalid: {
 		receiverDid: "The MX the sender reached is not one the domain's MTA-STS policy lists, so a sender enforcing that policy refused to deliver there.",

@@ -33,6 +33,23 @@ func re(s string) *regexp.Regexp { return regexp.MustCompile(`(?i)` + s) }
 
 // rules are the wordings explain knows, each with where it comes from.
 var rules = []rule{
+	// --- the sender's own policy and resolver ---
+
+	// Postfix smtp(8) when its TLS policy lookup fails: "warning: TLS
+	// policy lookup for gmail.com/gmail-smtp-in.l.google.com: client TLS
+	// configuration problem", then "status=deferred (client TLS
+	// configuration problem)" with relay=none (Snawoot/postfix-mta-sts-
+	// resolver #66, an attribute Postfix does not know; mailcow-dockerized
+	// #1856, a failing SQL table); and at dane-only without TLSA records:
+	// "status=deferred (no TLSA records found)" (Zuplu/postfix-tlspol #52).
+	{name: "postfix-sender-policy", re: re(`client TLS\s+configuration problem|\(no TLSA records found\)|TLS policy lookup for \S+: (?:client TLS|policy)|smtp_tls_policy_maps, next-hop destination .*?(?:invalid attribute|lookup error)`), side: SideSender, kind: KindSenderPolicy},
+	// A TLSA lookup that failed: Postfix "warning: DANE TLSA lookup
+	// problem: ... Name service error for name=_25._tcp.mx type=TLSA: Host
+	// not found, try again" and "status=deferred (TLSA lookup error for
+	// mx:25)" (0xERR0R/blocky #1969); unbound-host's "Host
+	// _25._tcp.mx not found: 2(SERVFAIL)" (danefail/list #35).
+	{name: "tlsa-lookup-failed", re: re(`TLSA lookup (?:error|problem)|type=TLSA: Host not found, try again|_\d+\._tcp\.\S+ not found: 2\(SERVFAIL\)`), side: SideSender, kind: KindTLSALookupFailed},
+
 	// --- DANE, DNSSEC, MTA-STS ---
 
 	// Postfix smtp(8) with smtp_tls_security_level=dane: "server certificate
@@ -80,6 +97,10 @@ var rules = []rule{
 	// (stalwartlabs/stalwart #260); swaks: "*** Host did not advertise
 	// STARTTLS" (swaks 20201014 source).
 	{name: "starttls-not-advertised", re: re(`STARTTLS not advertised|did not advertise STARTTLS`), side: SideSender, kind: KindStartTLSNotSupported},
+	// A sender's log of STARTTLS answered as an unknown command: mox's
+	// "tls error: STARTTLS: got 502, expected 220, permanent: 502 5.5.1
+	// Error: command not implemented" (mjl-/mox #365 has the same line).
+	{name: "starttls-answered-50x", re: re(`STARTTLS:? got 50[0-4]\b`), side: SideSender, kind: KindStartTLSNotSupported},
 	// The receiver's own replies to a STARTTLS it did not advertise
 	// (recorded transcripts, docs/real-peers.md §4): sendmail
 	// "503 5.5.0 TLS not available", Exim "503 STARTTLS command used when
@@ -208,7 +229,11 @@ var rules = []rule{
 	// in the Exim 4.96 binary: "a TLS session is required, but %s", "an
 	// attempt to start TLS failed", "TLS session: %s").
 	{name: "exim-tls-required", re: re(`a TLS session is required, but an attempt to start TLS failed`), source: "exim", side: SideSender, kind: KindHandshakeFailure, generic: true},
-	{name: "exim-tls-session", re: re(`TLS session: \((?:SSL_connect|gnutls_handshake)\)`), source: "exim", side: SideSender, kind: KindHandshakeFailure, generic: true},
+	// The parenthesis names the failing step: (SSL_connect),
+	// (gnutls_handshake), (certificate verification failed) (Exim's
+	// tls-gnu.c; ix-ai/smtp #11 quotes "TLS session: (certificate
+	// verification failed): certificate invalid").
+	{name: "exim-tls-session", re: re(`TLS session: \(`), source: "exim", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	// Exim on either side: "H=%s [%s] TLS error on connection %s", the
 	// direction in "from" (receiving) or "to" (sending); the library's
 	// message follows in parentheses (gnutls_handshake) or (SSL_accept).
@@ -241,10 +266,22 @@ var sourceSignatures = []struct {
 }{
 	{"gmail", re(`TLS Negotiation failed|FAILED_PRECONDITION: starttls|third_party/openssl/boringssl|Reporting-MTA: dns; ?googlemail\.com`)},
 	{"outlook", re(`\bLED=|protection\.outlook\.com|TlsStartFailed|SMTPSEND\.`)},
-	{"postfix", re(`postfix/|X-Postfix|Cannot start TLS|TLS is required, but|Server certificate not (?:verified|trusted)|SSL_(?:connect|accept) error (?:to|from)|lost connection after STARTTLS|TLS library problem|num=\d+:`)},
+	{"postfix", re(`postfix/|X-Postfix|\bdsn=\d\.\d+\.\d+, status=|said: [45]\d\d\b.*\(in reply to [A-Z ]+ command\)|client TLS\s+configuration problem|Cannot start TLS|TLS is required, but|Server certificate not (?:verified|trusted)|SSL_(?:connect|accept) error (?:to|from)|lost connection after STARTTLS|TLS library problem|num=\d+:`)},
 	{"exim", re(`TLS error on connection|a TLS session is required|TLS session: \(|SMTP error from remote mail server|STARTTLS command used when not advertised`)},
 	{"sendmail", re(`STARTTLS=(?:client|server)|ruleset=tls_server|\bsm-mta\[|\bsendmail\[|403 4\.7\.0 TLS handshake failed|TLS not available after start|503 5\.5\.0 TLS not available`)},
 	{"stalwart", re(`TLS error from '`)},
+	// Other MTAs and libraries, by their log formats: mox (key=value lines
+	// with pkg=queue, mjl-/mox #365), maddy ("remote: TLS verify error",
+	// foxcpp/maddy #203), OpenSMTPD ("smtp-out:", OpenSMTPD #491), Halon
+	// ("hsh: smtp_", danefail/list #30), dma ("dma[...]", corecode/dma #87),
+	// JavaMail's exception names, unbound-host.
+	{"mox", re(`\bpkg=(?:queue|smtpclient)\b`)},
+	{"maddy", re(`\bremote: TLS verify error`)},
+	{"opensmtpd", re(`\bsmtp-out: |\bsmtpd\[\d+\]: warn: `)},
+	{"halon", re(`\bhsh: smtp_`)},
+	{"dma", re(`\bdma\[[0-9a-f.]+\]`)},
+	{"javamail", re(`\bcom\.sun\.mail\.|\bjakarta\.mail\.`)},
+	{"unbound", re(`\bunbound-host\b`)},
 	{"haraka", re(`\[core\]`)},
 	{"swaks", re(`\*\*\* TLS startup failed|STARTTLS attempted but failed|\*\*\* Host did not advertise STARTTLS`)},
 	{"gnutls", re(`\*\*\* Received alert \[|\*\*\* Fatal error:|gnutls-serv|Error in handshake:`)},

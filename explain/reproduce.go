@@ -13,19 +13,93 @@ import (
 // docs/contracts.md, the lab manifest).
 const labZone = "mxlab.test"
 
-// failingProfiles lists, per scenario, the sender profiles that fail there,
-// in the order a reproduction prefers them (the incidents and lessons in
-// scenarios/builtin/*.yaml). A profile
-// that delivers there cannot reproduce a failure.
-var failingProfiles = map[string][]string{
-	// Only a sender that puts the MX name in SNI trips GnuTLS's rule.
-	"sni-reject":       {"gmail"},
-	"no-shared-cipher": {"gmail", "postfix-may", "exim", "sendmail", "outlook", "proton", "postfix-encrypt", "postfix-verify", "postfix-dane"},
-	// The domain publishes no TLSA, so only senders that require TLS by policy defer.
-	"no-starttls": {"postfix-encrypt", "postfix-verify"},
-	// Only verifying senders notice a self-signed certificate.
-	"self-signed":   {"postfix-verify"},
-	"tlsa-mismatch": {"postfix-dane", "outlook", "proton"},
+// labScenario is what a reproduction needs to know about one scenario of
+// the built-in catalogue. Everything here is read from scenarios/*.yaml:
+// no Go code in this package branches on a scenario's name (issue 11).
+type labScenario struct {
+	port int
+	// sni is the server name a client tool must send to trip an SNI rule:
+	// the scenario's MX name when its first label is not a valid host name
+	// label ("_dc-mx.{hex12}"), else "".
+	sni string
+	// verify: the certificate is not CA-signed, so a client tool must
+	// verify it to fail as a verifying sender does.
+	verify bool
+	// noSTARTTLS: EHLO does not list STARTTLS; swaks --tls says why, where
+	// s_client only says "Didn't find STARTTLS".
+	noSTARTTLS bool
+	// dane: the scenario publishes TLSA records, which only `mxlab send`
+	// (with the lab's resolver) looks up.
+	dane bool
+	// failing lists the profiles that defer or bounce there, by reason
+	// (the expectations' reason; "" holds them all), in name order.
+	failing map[string][]string
+}
+
+// labScenarios reads the built-in catalogue once: the MX scenarios a
+// sender can fail at.
+var labScenarios = sync.OnceValue(func() map[string]labScenario {
+	out := map[string]labScenario{}
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		return out
+	}
+	for _, s := range cat.All() {
+		if s.Kind != scenarios.KindMX {
+			continue
+		}
+		ls := labScenario{
+			port:       s.Port,
+			verify:     s.TLS.Certificate == scenarios.CertSelfSigned,
+			noSTARTTLS: !s.SMTP.OffersSTARTTLS(),
+			dane:       s.DNS.TLSA != "" && s.DNS.TLSA != scenarios.TLSANone,
+			failing:    map[string][]string{},
+		}
+		if first, _, _ := strings.Cut(s.MX, "."); strings.ContainsFunc(first, func(r rune) bool {
+			return !(r == '-' || r == '{' || r == '}' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+		}) {
+			ls.sni = first + "." + s.Name + "." + labZone
+		}
+		for prof, e := range s.Expectations {
+			if e.Outcome != "deferred" && e.Outcome != "bounced" {
+				continue
+			}
+			ls.failing[""] = append(ls.failing[""], prof)
+			if e.Reason != "" {
+				ls.failing[e.Reason] = append(ls.failing[e.Reason], prof)
+			}
+		}
+		if len(ls.failing[""]) == 0 {
+			continue // a scenario every sender delivers to reproduces no failure
+		}
+		for r := range ls.failing {
+			slices.Sort(ls.failing[r])
+		}
+		out[s.Name] = ls
+	}
+	return out
+})
+
+// isLabScenario reports whether name is an MX scenario of the catalogue at
+// which some sender fails.
+func isLabScenario(name string) bool {
+	_, ok := labScenarios()[name]
+	return ok
+}
+
+// kindReasons maps explain's kinds to the reasons of the catalogue's
+// expectations (profiles.Failure, RFC 8460 result types), so that a
+// reproduction uses a profile that fails for the same reason.
+var kindReasons = map[string]string{
+	KindTLSAlert:                "tls-alert",
+	KindHandshakeFailure:        "tls-alert",
+	KindStartTLSNotSupported:    "starttls-not-supported",
+	KindCertificateNotTrusted:   "certificate-not-trusted",
+	KindCertificateHostMismatch: "certificate-host-mismatch",
+	KindCertificateExpired:      "certificate-expired",
+	KindValidationFailure:       "tlsa-invalid",
+	KindTLSAInvalid:             "tlsa-invalid",
+	KindSTSWebPKIInvalid:        "certificate-not-trusted",
 }
 
 // sourceProfiles maps who wrote a text to the profile that imitates it.
@@ -38,27 +112,18 @@ var sourceProfiles = map[string]string{
 	"sendmail": "sendmail",
 }
 
-// scenarioPorts reads each scenario's default port from the built-in
-// catalogue, the one place the lab's ports are written down.
-var scenarioPorts = sync.OnceValue(func() map[string]int {
-	ports := map[string]int{}
-	cat, err := scenarios.Builtin()
-	if err != nil {
-		return ports
-	}
-	for _, s := range cat.All() {
-		ports[s.Name] = s.Port
-	}
-	return ports
-})
-
 // profileFor picks the profile that reproduces scenario for a text written
-// by source: the source's own profile if it fails there, else another
-// profile of the same MTA, else the scenario's first failing profile.
-func profileFor(scenario, source string) string {
-	failing := failingProfiles[scenario]
-	if len(failing) == 0 {
+// by source about a failure of kind: among the profiles that fail there
+// for the kind's reason (all failing ones if none does), the source's own
+// profile, else another profile of the same MTA, else the first by name.
+func profileFor(scenario, source, kind string) string {
+	ls, ok := labScenarios()[scenario]
+	if !ok {
 		return ""
+	}
+	failing := ls.failing[kindReasons[kind]]
+	if len(failing) == 0 {
+		failing = ls.failing[""]
 	}
 	if p, ok := sourceProfiles[source]; ok && slices.Contains(failing, p) {
 		return p
@@ -76,8 +141,9 @@ func profileFor(scenario, source string) string {
 // text from a TLS client tool, the same tool against the lab's port; for a
 // receiver's log, a client that makes the lab's server do what the
 // receiver did, or `mxlab send` imitating peer, the sender the log names.
-func reproduceCommand(scenario, source, side, peer string) string {
-	if scenario == "" {
+func reproduceCommand(scenario, source, side, peer, kind string) string {
+	ls, ok := labScenarios()[scenario]
+	if !ok {
 		return ""
 	}
 	to := fmt.Sprintf("postmaster@%s.%s", scenario, labZone)
@@ -86,11 +152,7 @@ func reproduceCommand(scenario, source, side, peer string) string {
 		if side == SideReceiver {
 			who = peer
 		}
-		p := profileFor(scenario, who)
-		if p == "" {
-			return ""
-		}
-		return fmt.Sprintf("mxlab send --lab lab.json --profile %s --to %s", p, to)
+		return fmt.Sprintf("mxlab send --lab lab.json --profile %s --to %s", profileFor(scenario, who, kind), to)
 	}
 	tool := ""
 	switch {
@@ -102,48 +164,38 @@ func reproduceCommand(scenario, source, side, peer string) string {
 		tool = source
 	}
 	// DANE needs the lab's TLSA records and resolver: only mxlab send does that.
-	if tool == "" || scenario == "tlsa-mismatch" {
+	if tool == "" || ls.dane || ls.port == 0 {
 		return send()
 	}
-	port, ok := scenarioPorts()[scenario]
-	if !ok {
-		return send()
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	// GnuTLS refuses any server name with a character outside
-	// [A-Za-z0-9.-] (docs/real-peers.md §1b), so any underscore name reproduces
-	// the proxied _dc-mx.<hex> MX name.
-	sni := "_dc-mx." + scenario + "." + labZone
-	if scenario == "no-starttls" {
-		tool = "swaks" // s_client only says "Didn't find STARTTLS"; swaks --tls says why
+	addr := fmt.Sprintf("127.0.0.1:%d", ls.port)
+	if ls.noSTARTTLS {
+		tool = "swaks"
 	}
 	switch tool {
 	case "swaks":
 		cmd := fmt.Sprintf("swaks --tls --server %s --to %s", addr, to)
-		switch scenario {
-		case "sni-reject":
-			cmd += " --tls-sni " + sni
-		case "self-signed":
+		if ls.sni != "" {
+			cmd += " --tls-sni " + ls.sni
+		}
+		if ls.verify {
 			cmd += " --tls-verify"
 		}
 		return cmd
 	case "gnutls":
-		host, port, _ := strings.Cut(addr, ":")
-		cmd := fmt.Sprintf("gnutls-cli --starttls-proto=smtp --port %s", port)
-		switch scenario {
-		case "sni-reject":
-			cmd += " --insecure --sni-hostname " + sni
-		case "self-signed":
-		default:
+		cmd := fmt.Sprintf("gnutls-cli --starttls-proto=smtp --port %d", ls.port)
+		if !ls.verify {
 			cmd += " --insecure"
 		}
-		return cmd + " " + host
+		if ls.sni != "" {
+			cmd += " --sni-hostname " + ls.sni
+		}
+		return cmd + " 127.0.0.1"
 	}
 	cmd := "openssl s_client -starttls smtp -connect " + addr
-	switch scenario {
-	case "sni-reject":
-		cmd += " -servername " + sni
-	case "self-signed":
+	if ls.sni != "" {
+		cmd += " -servername " + ls.sni
+	}
+	if ls.verify {
 		cmd += " -verify_return_error"
 	}
 	return cmd

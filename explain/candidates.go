@@ -1,0 +1,83 @@
+package explain
+
+import (
+	_ "embed"
+	"slices"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Candidate is one reading of a text whose decoded parts do not decide a
+// single cause: the scenario that reproduces it ("" when none of the lab's
+// scenarios does), the cause, and what would tell it apart from the other
+// candidates.
+type Candidate struct {
+	// Scenario is the lab scenario that reproduces this cause, "" for none.
+	Scenario string `json:"scenario" yaml:"scenario"`
+	// Cause says what would have happened.
+	Cause string `json:"cause" yaml:"cause"`
+	// TellApart says what to look at to confirm or rule out this cause.
+	TellApart string `json:"tell_apart" yaml:"tell_apart"`
+	// Reproduce is the command that reproduces it, "" without a scenario.
+	Reproduce string `json:"reproduce,omitempty" yaml:"-"`
+}
+
+//go:embed candidates.yaml
+var candidatesYAML []byte
+
+// kindCandidates holds candidates.yaml: per kind, the candidates in order.
+var kindCandidates = sync.OnceValue(func() map[string][]Candidate {
+	var m map[string][]Candidate
+	if err := yaml.Unmarshal(candidatesYAML, &m); err != nil {
+		panic("explain: candidates.yaml: " + err.Error()) // embedded; TestCandidatesData loads it
+	}
+	return m
+})
+
+// candidates ranks the readings of an answer: the scenario the parts
+// decide first (its cause is the answer's first cause), then the kind's
+// candidates from candidates.yaml that differ from it, each with its
+// reproduction. A scenario the catalogue does not have is left out.
+func candidates(a Answer, peer string) []Candidate {
+	var out []Candidate
+	add := func(c Candidate) {
+		if c.Scenario != "" && !isLabScenario(c.Scenario) {
+			return
+		}
+		if slices.ContainsFunc(out, func(o Candidate) bool { return o.Scenario == c.Scenario && o.Cause == c.Cause }) {
+			return
+		}
+		c.Reproduce = reproduceCommand(c.Scenario, a.Source, a.Side, peer, a.Kind)
+		out = append(out, c)
+	}
+	if a.Scenario != "" {
+		cause := ""
+		if len(a.Causes) > 0 {
+			cause = a.Causes[0]
+		}
+		add(Candidate{Scenario: a.Scenario, Cause: cause, TellApart: "the parts of the text decide it: " + decidedBy(a)})
+	}
+	for _, c := range kindCandidates()[a.Kind] {
+		if a.Scenario != "" && c.Scenario == a.Scenario {
+			continue
+		}
+		add(c)
+	}
+	if len(out) == 0 {
+		cause := ""
+		if len(a.Causes) > 0 {
+			cause = a.Causes[0]
+		}
+		add(Candidate{Scenario: a.Scenario, Cause: cause, TellApart: "the parts of the text decide it: " + decidedBy(a)})
+	}
+	return out
+}
+
+// decidedBy says which decoded part decided an answer.
+func decidedBy(a Answer) string {
+	if a.Alert != nil {
+		return "alert " + a.Alert.Name + " from " + a.Source + " (" + a.Side + " side)"
+	}
+	return a.Kind + " in " + a.Source + "'s words (" + a.Side + " side)"
+}

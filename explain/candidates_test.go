@@ -1,0 +1,69 @@
+package explain
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/mxlab/mxlab/scenarios"
+)
+
+// kinds are the values Answer.Kind takes.
+var kinds = []string{
+	KindTLSAlert, KindHandshakeFailure, KindNotTLS, KindStartTLSNotSupported, KindStartTLSRefused,
+	KindCertificateHostMismatch, KindCertificateExpired, KindCertificateNotTrusted, KindValidationFailure,
+	KindTLSAInvalid, KindDNSSECInvalid, KindSTSPolicyInvalid, KindSTSWebPKIInvalid,
+	KindTLSRequired, KindSenderPolicy, KindTLSALookupFailed,
+}
+
+// TestCandidatesData checks candidates.yaml: known kinds, scenarios the
+// catalogue has, and every candidate saying what tells it apart.
+func TestCandidatesData(t *testing.T) {
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, list := range kindCandidates() {
+		if !slices.Contains(kinds, kind) {
+			t.Errorf("candidates.yaml: unknown kind %q", kind)
+		}
+		if len(list) == 0 {
+			t.Errorf("candidates.yaml: %s: no candidates", kind)
+		}
+		for i, c := range list {
+			if c.Scenario != "" && !slices.Contains(cat.Names(), c.Scenario) {
+				t.Errorf("candidates.yaml: %s[%d]: scenario %q is not in the catalogue %v", kind, i, c.Scenario, cat.Names())
+			}
+			if c.Cause == "" || c.TellApart == "" {
+				t.Errorf("candidates.yaml: %s[%d]: cause and tell_apart are required", kind, i)
+			}
+		}
+	}
+}
+
+// TestCandidatesOrder checks the candidates of every known corpus answer:
+// the decided scenario first, a reproduction for each scenario, and at
+// least one candidate "none of the lab's scenarios" where nothing is
+// decided.
+func TestCandidatesOrder(t *testing.T) {
+	for _, e := range loadCorpus(t) {
+		a := e.explain(t)
+		if !a.Known {
+			if len(a.Candidates) > 0 {
+				t.Errorf("%s: unknown answer with candidates", e.Name)
+			}
+			continue
+		}
+		if len(a.Candidates) == 0 {
+			t.Errorf("%s: no candidates", e.Name)
+			continue
+		}
+		if a.Scenario != "" && a.Candidates[0].Scenario != a.Scenario {
+			t.Errorf("%s: first candidate %q, want the decided %q", e.Name, a.Candidates[0].Scenario, a.Scenario)
+		}
+		for _, c := range a.Candidates {
+			if (c.Scenario == "") != (c.Reproduce == "") {
+				t.Errorf("%s: candidate %q with reproduce %q", e.Name, c.Scenario, c.Reproduce)
+			}
+		}
+	}
+}
