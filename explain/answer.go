@@ -221,7 +221,7 @@ func reasonKind(f finding) string {
 			return KindCertificateHostMismatch
 		}
 		return KindValidationFailure
-	case reasonBadSignature, reasonUnexpectedEOF, reasonDHKeyTooSmall:
+	case reasonBadSignature, reasonUnexpectedEOF, reasonDHKeyTooSmall, reasonTimeout:
 		return KindHandshakeFailure
 	}
 	return ""
@@ -264,6 +264,16 @@ var reasonAdvice = map[string]advice{
 		},
 		scenario: noScenario,
 		fix:      "On the receiving server, generate 2048-bit DH parameters (openssl dhparam -out dh2048.pem 2048) or prefer ECDHE suites; a sender cannot fix it except by lowering its security level for that destination.",
+	},
+	reasonTimeout: {
+		receiverDid: "The TLS handshake started after STARTTLS but did not finish before one side's timer ran out; no alert was exchanged.",
+		causes: []string{
+			"the two sides share no cipher suite or version and one of them waits instead of sending an alert (Haraka's tls plugin logs \"[tls] timeout\" then)",
+			"packets lost on the path: an MTU or firewall problem that drops the large certificate flight",
+			"an overloaded or stalled peer (entropy, a hardware key module, a slow OCSP or CRL check)",
+		},
+		scenario: noScenario,
+		fix:      "Capture the handshake (tcpdump -w) to see which message is the last one sent, and compare the cipher and version settings of both sides (openssl s_client -starttls smtp -connect <host>:25 -cipher <suite>).",
 	},
 	reasonUnexpectedEOF: {
 		receiverDid: "The peer closed the TCP connection in the middle of the TLS exchange without a TLS alert or close_notify.",

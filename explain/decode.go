@@ -31,6 +31,7 @@ const (
 	reasonBadSignature     = "bad-signature"
 	reasonUnexpectedEOF    = "unexpected-eof"
 	reasonDHKeyTooSmall    = "dh-key-too-small" // the sender refused the server's DH parameters
+	reasonTimeout          = "timeout"          // the handshake did not finish in time
 )
 
 // Certificate verification details, from OpenSSL's X509_verify_cert_error_string,
@@ -325,6 +326,10 @@ var reasonWords = []struct{ words, reason string }{
 	{"bad signature", reasonBadSignature},
 	{"unexpected eof while reading", reasonUnexpectedEOF},
 	{"dh key too small", reasonDHKeyTooSmall},
+	// Haraka's tls plugin: "[tls] timeout" (haraka/Haraka #921); Go's
+	// net/http and net/smtp users: "TLS handshake timeout".
+	{"[tls] timeout", reasonTimeout},
+	{"tls handshake timeout", reasonTimeout},
 	// Exim with GnuTLS: "TLS session: (certificate verification failed):
 	// certificate invalid" (ix-ai/smtp #11).
 	{"certificate verification failed", reasonVerifyFailed},

@@ -282,7 +282,7 @@ var sourceSignatures = []struct {
 	{"dma", re(`\bdma\[[0-9a-f.]+\]`)},
 	{"javamail", re(`\bcom\.sun\.mail\.|\bjakarta\.mail\.`)},
 	{"unbound", re(`\bunbound-host\b`)},
-	{"haraka", re(`\[core\]`)},
+	{"haraka", re(`\[core\]|\[tls\] timeout`)},
 	{"swaks", re(`\*\*\* TLS startup failed|STARTTLS attempted but failed|\*\*\* Host did not advertise STARTTLS`)},
 	{"gnutls", re(`\*\*\* Received alert \[|\*\*\* Fatal error:|gnutls-serv|Error in handshake:`)},
 }
@@ -290,7 +290,7 @@ var sourceSignatures = []struct {
 // Signals of the side that wrote a text. Receiving-side signals are tried
 // first: sendmail's server lines carry "relay=" too.
 var (
-	receiverSignals = re(`postfix/(?:\w+/)?smtpd\[|postfix/postscreen|SSL_accept|STARTTLS=server|TLS error on connection from|lost connection after STARTTLS from|tls_post_process_client_hello|tls_early_post_process_client_hello|tls_process_client_hello|ssl3_get_client_hello|statem_srvr\.c|s3_srvr\.c|Error in handshake:|\[core\]|gnutls-serv|imap-login`)
+	receiverSignals = re(`postfix/(?:\w+/)?smtpd\[|postfix/postscreen|SSL_accept|STARTTLS=server|TLS error on connection from|lost connection after STARTTLS from|tls_post_process_client_hello|tls_early_post_process_client_hello|tls_process_client_hello|ssl3_get_client_hello|statem_srvr\.c|s3_srvr\.c|Error in handshake:|\[core\]|gnutls-serv|imap-login|\[tls\] timeout`)
 	senderSignals   = re(`postfix/(?:\w+/)?smtp\[|SSL_connect|STARTTLS=client|TLS error on connection to|TLS session: \(|TLS Negotiation failed|relay=|\bto=<|Diagnostic-Code|Final-Recipient|Remote-MTA|s_client|CONNECTED\(|TLS startup failed|\*\*\* Received alert|remote error: tls|TLS error from '|SMTP error from remote`)
 )
 

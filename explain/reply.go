@@ -81,6 +81,10 @@ func receiverRequiresTLS(text string) bool {
 // sendmail "cert-issuer=/C=..", an OpenSSL "issuer=..".
 var issuerField = re(`(?:untrusted issuer|cert-issuer=|\bissuer=)\s*(\S[^\n,]*)`)
 
+// nextField starts what follows an issuer on a joined line: a Postfix
+// status field, a syslog header, a program name.
+var nextField = re(`\s(?:status=|dsn=|to=<|\w{3}\s+\d{1,2} \d\d:\d\d:\d\d|\S+\[\d+\]:|postfix/)`)
+
 // publicCAs are names in the issuer of certificates from CAs every
 // sender's trust store holds (Mozilla's CA list, as shipped by
 // ca-certificates): an "untrusted issuer" naming one of them says the
@@ -98,10 +102,18 @@ const (
 
 func certificateEvidence(text string) string {
 	if m := issuerField.FindStringSubmatch(text); m != nil {
-		if publicCAs.MatchString(m[1]) {
-			return certPublicCA
+		issuer := m[1]
+		// A joined paste runs on into the next line: cut at the next log
+		// field or line header.
+		if loc := nextField.FindStringIndex(issuer); loc != nil {
+			issuer = issuer[:loc[0]]
 		}
-		if strings.Trim(m[1], "/CN=.… ") != "" {
+		switch {
+		case publicCAs.MatchString(issuer):
+			return certPublicCA
+		case strings.Contains(issuer, "...") || strings.Contains(issuer, "…"):
+			// elided when posted: the issuer is unknown
+		case strings.Trim(issuer, "/CN= ") != "":
 			return certPrivateCA
 		}
 	}
