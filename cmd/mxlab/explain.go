@@ -20,7 +20,12 @@ sendmail's; OpenSSL, BoringSSL or GnuTLS wordings; wrapped or quoted), or,
 with '-' or no argument, a whole bounce message (a DSN .eml) on standard
 input. Says which TLS alert or error it encodes, what the receiving side
 did, the usual causes, the scenario that reproduces it and the command to
-do so, and the fix.
+do so, and the fix. Where the text does not decide one cause, it lists the
+candidates, most likely first, each with the scenario that reproduces it
+(or none of the lab's) and what tells it apart.
+
+Exit status: 0 when the text is a TLS delivery failure explain knows, 1
+when it is not, 64 on bad usage.
 
   mxlab explain 'TLS Negotiation failed: FAILED_PRECONDITION: starttls error (71): ... SSL alert number 47'
   mxlab explain < bounce.eml`,
@@ -42,9 +47,18 @@ do so, and the fix.
 				ans = explain.Explain(a[0])
 			}
 			if f == "json" {
-				return json.NewEncoder(env.stdout).Encode(ans)
+				if err := json.NewEncoder(env.stdout).Encode(ans); err != nil {
+					return err
+				}
+			} else {
+				printAnswer(env.stdout, ans)
 			}
-			printAnswer(env.stdout, ans)
+			if !ans.Known {
+				// A CI script can tell "not a TLS failure explain knows"
+				// from an explained one (issue 15): exit 1, nothing on
+				// standard error.
+				return exitError{code: exitFailure}
+			}
 			return nil
 		},
 	}
@@ -75,5 +89,19 @@ func printAnswer(w io.Writer, a explain.Answer) {
 	}
 	if a.Fix != "" {
 		fmt.Fprintf(w, "  fix: %s\n", a.Fix)
+	}
+	if len(a.Candidates) > 1 || (len(a.Candidates) == 1 && a.Scenario == "") {
+		fmt.Fprintln(w, "  candidates, most likely first:")
+		for i, c := range a.Candidates {
+			name := "none of the lab's scenarios"
+			if c.Scenario != "" {
+				name = "scenario " + c.Scenario
+			}
+			fmt.Fprintf(w, "    %d. %s: %s\n", i+1, name, c.Cause)
+			fmt.Fprintf(w, "       tells it apart: %s\n", c.TellApart)
+			if c.Reproduce != "" {
+				fmt.Fprintf(w, "       reproduce: %s\n", c.Reproduce)
+			}
+		}
 	}
 }
