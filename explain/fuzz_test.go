@@ -9,9 +9,10 @@ import (
 
 // FuzzExplain checks that no text makes Explain or ExplainMessage panic and
 // that every answer is either complete or "not a TLS delivery failure I
-// know". It is seeded with the corpus and testdata/fuzz/FuzzExplain.
+// know". It is seeded with the corpus, the holdout and
+// testdata/fuzz/FuzzExplain.
 func FuzzExplain(f *testing.F) {
-	for _, e := range loadCorpus(f) {
+	for _, e := range append(loadCorpus(f), loadEntries(f, "holdout.yaml")...) {
 		if e.Text != "" {
 			f.Add(e.Text)
 			continue
@@ -25,7 +26,7 @@ func FuzzExplain(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string) {
 		check := func(what string, a Answer) {
 			if !a.Known {
-				if a.Kind != "" || a.Alert != nil || a.Scenario != "" || a.Reproduce != "" || len(a.Causes) > 0 {
+				if a.Kind != "" || a.Alert != nil || a.Scenario != "" || a.Reproduce != "" || len(a.Causes) > 0 || len(a.Candidates) > 0 {
 					t.Errorf("%s: unknown answer with fields: %+v", what, a)
 				}
 				return
@@ -38,6 +39,17 @@ func FuzzExplain(f *testing.F) {
 			}
 			if (a.Kind == KindTLSAlert) != (a.Alert != nil) {
 				t.Errorf("%s: kind %q with alert %v", what, a.Kind, a.Alert)
+			}
+			if len(a.Candidates) == 0 {
+				t.Errorf("%s: known answer without candidates: %+v", what, a)
+			}
+			if a.Scenario != "" && (len(a.Candidates) == 0 || a.Candidates[0].Scenario != a.Scenario) {
+				t.Errorf("%s: scenario %q is not the first candidate: %+v", what, a.Scenario, a.Candidates)
+			}
+			for _, c := range a.Candidates {
+				if (c.Scenario == "") != (c.Reproduce == "") || c.TellApart == "" {
+					t.Errorf("%s: candidate %+v", what, c)
+				}
 			}
 		}
 		check("Explain", Explain(text))
