@@ -6,16 +6,28 @@ import (
 	"testing"
 )
 
-// holdoutFloor is how many holdout messages must get their expected
-// answer. The holdout (testdata/holdout.yaml) was written down before the
-// method changed and is never used to tune it, so this number measures how
-// well explain generalises; it may only go up.
-const holdoutFloor = 19
+// holdoutFloors are how many messages of each holdout must get their
+// expected answer. testdata/holdout.yaml was written down before the
+// method changed (8 of 19 right then); testdata/holdout-fresh.yaml was
+// collected after it and measured once as it came (7 of 18 right with
+// the code before issue 15, 13 after). Neither is used to tune
+// explain, so these numbers measure how well it generalises; they may only
+// go up.
+var holdoutFloors = map[string]int{
+	"holdout.yaml":       19,
+	"holdout-fresh.yaml": 13,
+}
 
 // TestHoldout measures explain on the holdout: every unrelated message must
 // be rejected, and at least holdoutFloor messages must be right.
 func TestHoldout(t *testing.T) {
-	list := loadEntries(t, "holdout.yaml")
+	for file, floor := range holdoutFloors {
+		t.Run(file, func(t *testing.T) { testHoldout(t, file, floor) })
+	}
+}
+
+func testHoldout(t *testing.T, file string, floor int) {
+	list := loadEntries(t, file)
 	right := 0
 	for _, e := range list {
 		got := e.explain(t)
@@ -33,9 +45,9 @@ func TestHoldout(t *testing.T) {
 		}
 		right++
 	}
-	t.Logf("holdout: %d of %d right", right, len(list))
-	if right < holdoutFloor {
-		t.Errorf("holdout: %d of %d right, want >= %d", right, len(list), holdoutFloor)
+	t.Logf("%s: %d of %d right", file, right, len(list))
+	if right < floor {
+		t.Errorf("%s: %d of %d right, want >= %d", file, right, len(list), floor)
 	}
 }
 
