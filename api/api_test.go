@@ -142,7 +142,8 @@ func TestErrors(t *testing.T) {
 		{"put missing", "PUT", "/api/v1/switchboard", `{}`, 400, "scenario: missing"},
 		{"put extra field", "PUT", "/api/v1/switchboard", `{"scenario":"baseline","x":1}`, 400, `unknown field "x"`},
 		{"put unknown scenario", "PUT", "/api/v1/switchboard", `{"scenario":"nope"}`, 400, `scenario: unknown name "nope" (running: baseline, no-starttls, sni-reject)`},
-		{"put two values", "PUT", "/api/v1/switchboard", `{"scenario":"baseline"}{}`, 400, "more than one JSON value"},
+		{"put two values", "PUT", "/api/v1/switchboard", `{"scenario":"baseline"}{}`, 400, "trailing data after the JSON object"},
+		{"put trailing garbage", "PUT", "/api/v1/switchboard", `{"scenario":"baseline"}garbage`, 400, "trailing data after the JSON object"},
 		{"bad limit", "GET", "/api/v1/sessions?limit=0", "", 400, "limit:"},
 		{"bad wait", "GET", "/api/v1/sessions?wait=forever", "", 400, "wait:"},
 		{"wait too long", "GET", "/api/v1/sessions?wait=1h", "", 400, "at most 5m0s"},
@@ -460,7 +461,7 @@ func TestScenariosAndHealth(t *testing.T) {
 		Scenarios []map[string]any
 	}
 	tl.call(t, "GET", "/api/v1/scenarios", "", &list)
-	if len(list.Scenarios) != 3 || list.Scenarios[0]["name"] != "baseline" || list.Scenarios[0]["smtp"] == "" || list.Scenarios[0]["lesson"] != nil {
+	if len(list.Scenarios) != 3 || list.Scenarios[0]["name"] != "baseline" || list.Scenarios[0]["smtp"] == "" || list.Scenarios[0]["lesson"] == nil || list.Scenarios[0]["lesson"] == "" || list.Scenarios[0]["fix"] != nil {
 		t.Errorf("list %+v", list.Scenarios)
 	}
 	var one map[string]any

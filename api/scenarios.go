@@ -7,7 +7,8 @@ import (
 )
 
 // scenarioJSON is a running scenario: its place in the lab and its lesson
-// (docs/api.md, Scenario). The list leaves the long texts out.
+// (docs/api.md, Scenario). The list keeps the lesson and leaves the other
+// long texts (incident, fix, sources) to the scenario's own route.
 type scenarioJSON struct {
 	*lab.Site
 	Title    string   `json:"title"`
@@ -22,9 +23,9 @@ type scenarioJSON struct {
 
 func describe(site *lab.Site, full bool) scenarioJSON {
 	sc := site.Scenario()
-	j := scenarioJSON{Site: site, Title: sc.Title, Summary: sc.Summary, Imitates: sc.Imitates, Why: sc.Why}
+	j := scenarioJSON{Site: site, Title: sc.Title, Summary: sc.Summary, Imitates: sc.Imitates, Why: sc.Why, Lesson: sc.Lesson}
 	if full {
-		j.Incident, j.Lesson, j.Fix, j.Sources = sc.Incident, sc.Lesson, sc.Fix, sc.Sources
+		j.Incident, j.Fix, j.Sources = sc.Incident, sc.Fix, sc.Sources
 	}
 	return j
 }

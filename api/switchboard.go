@@ -85,7 +85,7 @@ func parseSelection(body io.Reader) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("body: %w", err)
 	case dec.More():
-		return "", errors.New("body: more than one JSON value")
+		return "", errors.New("body: trailing data after the JSON object")
 	case sel.Scenario == nil:
 		return "", errors.New(`scenario: missing; want {"scenario": "NAME"}`)
 	case *sel.Scenario == "":

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mxlab/mxlab/internal/realpeer"
 )
 
 // postfixTools are the Debian Postfix programs the test drives.
@@ -19,21 +21,16 @@ type postfixTools struct {
 	version                                        string
 }
 
-// needPostfix finds Postfix, failing the test with the install command
-// when it is missing (unless MXLAB_SKIP_REAL_PEERS=1).
+// needPostfix finds Postfix's programs; a missing one ends the test as
+// the suite's real-peer policy says (internal/realpeer).
 func needPostfix(t *testing.T) postfixTools {
 	t.Helper()
 	p := postfixTools{
-		master:    "/usr/lib/postfix/sbin/master",
-		postfix:   "/usr/sbin/postfix",
-		postconf:  "/usr/sbin/postconf",
-		sendmail:  "/usr/sbin/sendmail",
-		postqueue: "/usr/sbin/postqueue",
-	}
-	for _, path := range []string{p.master, p.postfix, p.postconf, p.sendmail, p.postqueue} {
-		if fi, err := os.Stat(path); err != nil || fi.Mode()&0o111 == 0 {
-			skipOrFail(t, "interop: Postfix is not installed ("+path+" missing)", installHint)
-		}
+		master:    realpeer.Need(t, realpeer.PostfixMaster),
+		postfix:   realpeer.Need(t, realpeer.Postfix),
+		postconf:  realpeer.Need(t, realpeer.Postconf),
+		sendmail:  realpeer.Need(t, realpeer.PostfixSendmail),
+		postqueue: realpeer.Need(t, realpeer.Postqueue),
 	}
 	p.version = strings.TrimSpace(run(t, 10*time.Second, p.postconf, "-h", "-d", "mail_version"))
 	return p
@@ -139,9 +136,7 @@ func newPostfix(t *testing.T, w *world, tools postfixTools) *postfixInstance {
 		}
 	}
 	pu, err := user.Lookup("postfix")
-	if err != nil {
-		skipOrFail(t, "interop: no postfix user", installHint)
-	}
+	realpeer.Require(t, err == nil, "interop: no postfix user", realpeer.Postfix.Hint())
 	uid, _ := strconv.Atoi(pu.Uid)
 	gid, _ := strconv.Atoi(pu.Gid)
 	if err := os.Chown(p.data, uid, gid); err != nil {

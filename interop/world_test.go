@@ -28,18 +28,6 @@ import (
 // <TMPDIR>/mxlab-interop-<pid>.pids, where <pid> is the test process's.
 const nsPrefix = "mxlab-interop-"
 
-// installHint fixes a missing real peer (scripts/install-test-deps.sh
-// does the same without starting a system Postfix).
-const installHint = "run scripts/install-test-deps.sh (apt-get install -y iproute2 postfix)"
-
-// skipOrFail ends a test that cannot run here, with what is missing and
-// the hint that fixes it, as the suite's real-peer policy says
-// (internal/realpeer).
-func skipOrFail(t *testing.T, what, hint string) {
-	t.Helper()
-	realpeer.Require(t, false, what, hint)
-}
-
 // world is a private network namespace with `mxlab serve` inside it, in
 // the shared-port layout real MTAs need (port 25, one address per
 // scenario), its DNS on 127.0.0.1:53 being the namespace's resolver.

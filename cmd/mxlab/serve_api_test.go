@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 )
 
@@ -228,10 +229,10 @@ func TestTwoEphemeralLabs(t *testing.T) {
 	}
 }
 
-// httpClient makes one request with curl when it is installed (the
-// README's examples use it), else with Go's client, and returns the body.
+// httpClient makes one request with curl (the README's examples use it)
+// unless real peers are off, else with Go's client, and returns the body.
 func httpClient(t *testing.T, method, url, body, token string) string {
-	if curl, err := exec.LookPath("curl"); err == nil {
+	if curl := realpeer.Optional(t, realpeer.Curl); curl != "" {
 		args := []string{"-sS", "--max-time", "90", "-X", method, url}
 		if body != "" {
 			args = append(args, "-d", body)

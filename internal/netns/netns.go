@@ -5,7 +5,6 @@ package netns
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/realpeer"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,24 +37,11 @@ type NS struct {
 	cmds []*exec.Cmd
 }
 
-// Available says why namespaces cannot be used here, or nil.
-func Available() error {
-	if os.Geteuid() != 0 {
-		return errors.New("netns: needs root (ip netns add)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		return errors.New("netns: ip not found: apt-get install -y iproute2")
-	}
-	return nil
-}
-
 // New creates a namespace, removed (with every process started in it) at
 // the end of the test.
 func New(t testing.TB) *NS {
 	t.Helper()
-	if err := Available(); err != nil {
-		t.Fatal(err)
-	}
+	realpeer.NeedNetns(t) // root and ip, or the test ends as the policy says
 	Sweep()
 	n := &NS{Name: fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), seq.Add(1))}
 	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {

@@ -2,6 +2,7 @@ package realpeer
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,8 +49,30 @@ func Debs(t testing.TB, pkgs ...string) []string {
 				missing(t, "Debian package "+pkg+" is missing ("+strings.TrimSpace(r.All())+")", hint)
 			}
 		}
-		// The newest version kept sorts last.
-		out = append(out, debs[len(debs)-1])
+		out = append(out, newestDeb(debs))
 	}
 	return out
+}
+
+// newestDeb is the file of the highest version among one package's .debs
+// (pkg_VERSION_ARCH.deb), compared as dpkg does: "4.96-15+deb12u11" is
+// newer than "4.96-15+deb12u9", which a sort by name gets wrong.
+func newestDeb(debs []string) string {
+	best := debs[0]
+	for _, d := range debs[1:] {
+		if exec.Command("dpkg", "--compare-versions", debVersion(d), "gt", debVersion(best)).Run() == nil {
+			best = d
+		}
+	}
+	return best
+}
+
+// debVersion reads the version from a .deb's file name; apt-get download
+// writes an epoch's colon as %3a.
+func debVersion(path string) string {
+	parts := strings.Split(strings.TrimSuffix(filepath.Base(path), ".deb"), "_")
+	if len(parts) < 3 {
+		return ""
+	}
+	return strings.ReplaceAll(parts[1], "%3a", ":")
 }

@@ -16,7 +16,8 @@
 //   - "off": every real-peer test is skipped, present or not. `make unit`
 //     runs in this mode: only Go is needed.
 //
-// MXLAB_SKIP_REAL_PEERS=1, the older switch, means "off".
+// MXLAB_SKIP_REAL_PEERS, the older switch, is refused with a message that
+// names this one: there is one switch.
 //
 // Every skip is also appended, one line each, to the file named by
 // MXLAB_REAL_PEERS_REPORT when it is set, so that `make test` can print

@@ -42,6 +42,11 @@ var (
 	// PosttlsFinger is Postfix's TLS probe.
 	PosttlsFinger = Peer{Name: "posttls-finger", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
 	Postconf      = Peer{Name: "postconf", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
+	Postfix       = Peer{Name: "postfix", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
+	Postqueue     = Peer{Name: "postqueue", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
+	// PostfixSendmail is Postfix's sendmail(1), how mail is submitted to
+	// a private instance (-C its configuration).
+	PostfixSendmail = Peer{Name: "sendmail", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
 	// PostfixMaster is the daemon a private Postfix instance runs.
 	PostfixMaster = Peer{Name: "master", Packages: []string{"postfix"}, Dirs: []string{"/usr/lib/postfix/sbin"}}
 	Unshare       = Peer{Name: "unshare", Packages: []string{"util-linux"}}
@@ -82,6 +87,30 @@ func Need(t testing.TB, p Peer) string {
 	f := p.find()
 	if f.err != nil {
 		missing(t, f.err.Error(), p.Hint())
+	}
+	return f.path
+}
+
+// Optional returns a peer's path for a test that can do without it (it
+// has a Go fallback): "" when real peers are off, or when the peer is
+// missing in auto mode. In require mode a missing peer fails the test, as
+// with Need.
+func Optional(t testing.TB, p Peer) string {
+	t.Helper()
+	mode, err := CurrentMode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode == ModeOff {
+		return ""
+	}
+	f := p.find()
+	if f.err != nil {
+		if mode == ModeRequire {
+			missing(t, f.err.Error(), p.Hint())
+		}
+		report(t.Name(), f.err.Error()+" (used the Go fallback instead)")
+		return ""
 	}
 	return f.path
 }

@@ -21,7 +21,8 @@ const (
 )
 
 // EnvMode and EnvReport are the environment variables of the policy (see
-// the package documentation); EnvLegacySkip is the older switch.
+// the package documentation); EnvLegacySkip is the older switch, refused
+// with the new name when it is set alone.
 const (
 	EnvMode       = "MXLAB_REAL_PEERS"
 	EnvReport     = "MXLAB_REAL_PEERS_REPORT"
@@ -43,8 +44,10 @@ func CurrentMode() (Mode, error) {
 	case ModeAuto:
 		return ModeAuto, nil
 	case "":
-		if os.Getenv(EnvLegacySkip) == "1" {
-			return ModeOff, nil
+		// One switch: the older one is refused rather than half-honoured,
+		// so a CI that still sets it learns the new name.
+		if v := os.Getenv(EnvLegacySkip); v != "" {
+			return "", fmt.Errorf("realpeer: %s=%s is no longer read: set %s=off (or auto, require)", EnvLegacySkip, v, EnvMode)
 		}
 		return ModeAuto, nil
 	}
@@ -89,10 +92,7 @@ func missing(t testing.TB, what, hint string) {
 }
 
 func switchText() string {
-	if v := os.Getenv(EnvMode); v != "" {
-		return EnvMode + "=" + v
-	}
-	return EnvLegacySkip + "=1"
+	return EnvMode + "=" + os.Getenv(EnvMode)
 }
 
 var reportMu sync.Mutex

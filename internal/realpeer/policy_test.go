@@ -47,7 +47,7 @@ func TestCurrentMode(t *testing.T) {
 		err          bool
 	}{
 		{"", "", ModeAuto, false},
-		{"", "1", ModeOff, false},
+		{"", "1", "", true}, // the old switch alone is refused, not honoured
 		{"require", "", ModeRequire, false},
 		{"REQUIRE", "1", ModeRequire, false}, // the new switch wins
 		{"off", "", ModeOff, false},
@@ -157,7 +157,8 @@ func TestRun(t *testing.T) {
 
 func TestDebsKept(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"exim4-base_4.96-15_amd64.deb", "exim4-base_4.96-16_amd64.deb", "exim4-config_4.96-16_all.deb"} {
+	// By name, +deb12u11 sorts before +deb12u9; by version it is newer.
+	for _, f := range []string{"exim4-base_4.96-15+deb12u11_amd64.deb", "exim4-base_4.96-15+deb12u9_amd64.deb", "exim4-config_1%3a4.96-16_all.deb", "exim4-config_4.97-1_all.deb"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -165,12 +166,44 @@ func TestDebsKept(t *testing.T) {
 	t.Setenv(EnvDebDir, dir)
 	t.Setenv(EnvMode, "auto")
 	got := Debs(t, "exim4-base", "exim4-config")
-	want := []string{filepath.Join(dir, "exim4-base_4.96-16_amd64.deb"), filepath.Join(dir, "exim4-config_4.96-16_all.deb")}
+	want := []string{filepath.Join(dir, "exim4-base_4.96-15+deb12u11_amd64.deb"), filepath.Join(dir, "exim4-config_1%3a4.96-16_all.deb")}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("Debs = %q, want %q (kept, the newest version)", got, want)
 	}
 	t.Setenv(EnvMode, "off")
 	if got := outcome(func(tb testing.TB) { Debs(tb, "exim4-base") }); !strings.HasPrefix(got, "skip: real peers are off") {
 		t.Fatalf("Debs with real peers off ended %q", got)
+	}
+}
+
+func TestOptional(t *testing.T) {
+	dir := t.TempDir()
+	script(t, dir, "mxlab-opt-present", "exit 0")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv(EnvReport, "")
+	present := Peer{Name: "mxlab-opt-present", Packages: []string{"a"}}
+	absent := Peer{Name: "mxlab-opt-absent", Packages: []string{"b"}}
+	for _, c := range []struct {
+		mode string
+		peer Peer
+		want string // "path", "" or the start of how the test ended
+	}{
+		{"off", present, ""},
+		{"auto", present, "path"},
+		{"auto", absent, ""},
+		{"require", present, "path"},
+		{"require", absent, "fatal: mxlab-opt-absent is not installed"},
+	} {
+		t.Setenv(EnvMode, c.mode)
+		var got string
+		ended := outcome(func(tb testing.TB) { got = Optional(tb, c.peer) })
+		switch {
+		case c.want == "path" && (ended != "ran" || got != filepath.Join(dir, c.peer.Name)):
+			t.Errorf("%s/%s: ended %q, path %q; want the path", c.mode, c.peer.Name, ended, got)
+		case c.want == "" && (ended != "ran" || got != ""):
+			t.Errorf("%s/%s: ended %q, path %q; want no path and the test going on", c.mode, c.peer.Name, ended, got)
+		case strings.HasPrefix(c.want, "fatal") && !strings.HasPrefix(ended, c.want):
+			t.Errorf("%s/%s: ended %q; want %q", c.mode, c.peer.Name, ended, c.want)
+		}
 	}
 }
