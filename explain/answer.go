@@ -39,6 +39,10 @@ type Answer struct {
 	// with its scenario ("" for none of the lab's) and what tells it apart;
 	// the first is Scenario's when the text decides one.
 	Candidates []Candidate `json:"candidates,omitempty"`
+
+	// sideGuessed: nothing in the text said which side wrote it, and Side
+	// is the default; an alert then has two readings (candidates.go).
+	sideGuessed bool
 }
 
 // Explain explains one pasted text: a bounce's diagnostic, a log line or a
@@ -97,6 +101,7 @@ func analyze(text string) Answer {
 	if source == "" {
 		source = "unknown"
 	}
+	sideGuessed := side == ""
 	if side == "" {
 		side = SideSender
 	}
@@ -125,7 +130,7 @@ func analyze(text string) Answer {
 		return Answer{}
 	}
 
-	a := Answer{Known: true, Kind: kind, Source: source, Side: side}
+	a := Answer{Known: true, Kind: kind, Source: source, Side: side, sideGuessed: sideGuessed}
 	var adv advice
 	if kind == KindTLSAlert {
 		// Who sent the alert: the receiving server, unless the text is

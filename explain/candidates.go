@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxlab/mxlab/tlsalert"
 )
 
 // Candidate is one reading of a text whose decoded parts do not decide a
@@ -57,6 +59,26 @@ func candidates(a Answer, peer string) []Candidate {
 			cause = a.Causes[0]
 		}
 		add(Candidate{Scenario: a.Scenario, Cause: cause, TellApart: "the parts of the text decide it: " + decidedBy(a)})
+	}
+	if a.Alert != nil && a.sideGuessed {
+		// "TLS library problem: ... SSL alert number 48" names no side.
+		// Read by the sending side, the receiving server sent the alert
+		// (the answer above); read by the receiving server, the sending
+		// client did, which for a certificate alert is its verdict on the
+		// server's certificate (Mailu/Mailu #181: a PHP client rejecting
+		// the chain), what the self-signed scenario reproduces.
+		const tell = "the program that wrote the line: postfix/smtp or SSL_connect is the sender's log, postfix/smtpd or SSL_accept the receiver's"
+		d := tlsalert.Description(a.Alert.Code)
+		if len(a.Causes) > 0 {
+			add(Candidate{Scenario: a.Scenario, Cause: "if the sending side wrote it, the receiving server sent the alert: " + a.Causes[0], TellApart: tell})
+		}
+		other := alertAdviceFor(d, false)
+		if sc := other.scenario; len(other.causes) > 0 {
+			if sc == noScenario {
+				sc = ""
+			}
+			add(Candidate{Scenario: sc, Cause: "if the receiving server wrote it, the sending client sent the alert: " + other.causes[0], TellApart: tell})
+		}
 	}
 	for _, c := range kindCandidates()[a.Kind] {
 		if a.Scenario != "" && c.Scenario == a.Scenario {

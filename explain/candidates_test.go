@@ -1,7 +1,11 @@
 package explain
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mxlab/mxlab/scenarios"
@@ -63,6 +67,35 @@ func TestCandidatesOrder(t *testing.T) {
 		for _, c := range a.Candidates {
 			if (c.Scenario == "") != (c.Reproduce == "") {
 				t.Errorf("%s: candidate %q with reproduce %q", e.Name, c.Scenario, c.Reproduce)
+			}
+		}
+	}
+}
+
+// TestNoScenarioBranches keeps issue 11's rule: no Go code in this package
+// branches on a scenario's name; what a scenario reproduces is read from
+// the catalogue (reproduce.go) and the package's data (candidates.yaml).
+func TestNoScenarioBranches(t *testing.T) {
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range cat.Names() {
+			branch := regexp.MustCompile(`(?:case\s+|[=!]=\s*)"` + regexp.QuoteMeta(name) + `"|"` + regexp.QuoteMeta(name) + `"\s*[=!]=`)
+			if loc := branch.FindIndex(data); loc != nil {
+				t.Errorf("%s:%d branches on scenario %q", file, 1+strings.Count(string(data[:loc[0]]), "\n"), name)
 			}
 		}
 	}
