@@ -118,6 +118,20 @@ func TestWaitSession(t *testing.T) {
 	if again, err := lab.WaitSession(ctx, mxlabtest.Filter{Scenario: "baseline"}); err != nil || again.ID != rec.ID {
 		t.Fatalf("WaitSession for an ended session = %+v, %v", again, err)
 	}
+	// Of several ended sessions, the newest; Since picks a later one.
+	since := time.Now()
+	conn, err = lab.DialContext(ctx, "tcp", lab.Scenario("baseline").MX+":25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := conn.LocalAddr().String()
+	conn.Close()
+	if got, err := lab.WaitSession(ctx, mxlabtest.Filter{Since: since}); err != nil || got.Remote != second {
+		t.Fatalf("WaitSession(since) = %+v, %v; want the session from %s", got, err, second)
+	}
+	if got, err := lab.WaitSession(ctx, mxlabtest.Filter{Scenario: "baseline"}); err != nil || got.Remote != second {
+		t.Fatalf("WaitSession with two ended = %+v, %v; want the newest, from %s", got, err, second)
+	}
 }
 
 func TestFilter(t *testing.T) {

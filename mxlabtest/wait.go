@@ -15,7 +15,8 @@ type Filter struct {
 	Scenario string
 	// Remote, when set, is the client's address: an IP, or IP:port.
 	Remote string
-	// Since, when set, keeps sessions that ended after it.
+	// Since, when set, keeps sessions that ended after it. Zero takes
+	// sessions that ended already too, the newest first.
 	Since time.Time
 	// Match, when set, must also hold.
 	Match func(server.Record) bool
@@ -37,9 +38,11 @@ func (f Filter) Matches(r server.Record) bool {
 	return f.Match == nil || f.Match(r)
 }
 
-// WaitSession returns the first session that matches f, among those that
-// ended already and those still to end, waiting until one ends or ctx is
-// done. A test bounds it with its context, never with a sleep.
+// WaitSession returns a session that matches f: the newest of those that
+// ended already, else the first to end from now, waiting until one ends
+// or ctx is done. A test bounds it with its context, never with a sleep.
+// A test that makes several sessions of one scenario tells them apart
+// with Since (a time taken before the action) or Remote.
 func (l *Lab) WaitSession(ctx context.Context, f Filter) (server.Record, error) {
 	ended := make(chan server.Record, 1)
 	// Watch before looking at what ended already, so that a session
@@ -54,9 +57,10 @@ func (l *Lab) WaitSession(ctx context.Context, f Filter) (server.Record, error) 
 		}
 	})
 	defer stop()
-	for _, r := range l.Sessions() {
-		if f.Matches(r) {
-			return r, nil
+	recs := l.Sessions()
+	for i := len(recs) - 1; i >= 0; i-- {
+		if f.Matches(recs[i]) {
+			return recs[i], nil
 		}
 	}
 	select {
