@@ -333,6 +333,10 @@ var reasonWords = []struct{ words, reason string }{
 	// Exim with GnuTLS: "TLS session: (certificate verification failed):
 	// certificate invalid" (ix-ai/smtp #11).
 	{"certificate verification failed", reasonVerifyFailed},
+	// Java's CertPathValidator: "Certificates do not conform to algorithm
+	// constraints" (a SHA-1 or MD5 signature, a small key;
+	// MailCleaner/MailCleaner #515 quotes it without the space).
+	{"not conform to algorithm constraints", reasonVerifyFailed},
 }
 
 func reasonFromWords(text string) string {

@@ -96,7 +96,17 @@ var rules = []rule{
 	// Stalwart: "TLS error from 'mx': STARTTLS not advertised by host."
 	// (stalwartlabs/stalwart #260); swaks: "*** Host did not advertise
 	// STARTTLS" (swaks 20201014 source).
-	{name: "starttls-not-advertised", re: re(`STARTTLS not advertised|did not advertise STARTTLS`), side: SideSender, kind: KindStartTLSNotSupported},
+	// Thunderbird: "Unable to establish a secure link with Outgoing server
+	// (SMTP) host using STARTTLS since it doesn't advertise that feature"
+	// (mail-in-a-box/mailinabox #1535).
+	{name: "starttls-not-advertised", re: re(`STARTTLS not advertised|did not advertise STARTTLS|using STARTTLS since it doesn.?t advertise`), side: SideSender, kind: KindStartTLSNotSupported},
+	// Postfix's server side when it cannot load its certificate, key or CA
+	// data: "cannot load Certificate Authority data: disabling TLS
+	// support" (Postfix tls/tls_server.c; kvaps/docker-kolab #8); EHLO
+	// then lists no STARTTLS.
+	{name: "postfix-disabling-tls", re: re(`disabling TLS support`), source: "postfix", side: SideReceiver, kind: KindStartTLSNotSupported,
+		receiverDid: "Your server (the receiver) could not load its TLS certificate, key or CA data at startup, switched TLS off and stopped offering STARTTLS; senders that require TLS defer, the others deliver in plaintext.",
+		fix:         "Fix the file the warning names (an empty or unreadable chain, a key that does not match) and reload the MTA; postfix check and openssl x509 -noout -in FILE show what is wrong."},
 	// A sender's log of STARTTLS answered as an unknown command: mox's
 	// "tls error: STARTTLS: got 502, expected 220, permanent: 502 5.5.1
 	// Error: command not implemented" (mjl-/mox #365 has the same line).
