@@ -401,7 +401,9 @@ func TestToken(t *testing.T) {
 		{"/api/v1/switchboard", "Basic czNjcmV0", 401},
 		{"/metrics", "", 401},
 		{"/api/v1/scenarios", "Bearer s3cret", 200},
-		{"/api/v1/scenarios?token=s3cret", "", 200},
+		{"/api/v1/scenarios?token=s3cret", "", 401}, // the parameter counts on the event stream only
+		{"/", "", 200},                              // the UI's pages hold no data
+		{"/static/app.js", "", 200},
 		{"/api/v1/sessions/s-1", "Bearer s3cret", 404},
 	}
 	for _, tt := range tests {

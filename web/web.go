@@ -21,9 +21,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -39,8 +37,7 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 // pages maps each UI route to the HTML shell that renders it. The shells
 // are static: the page's script reads the id or name from the address,
-// so nothing from the request is written into HTML by the server but a
-// token, query-escaped (withToken).
+// so nothing from the request is written into HTML by the server.
 var pages = []struct{ pattern, file string }{
 	{"GET /{$}", "index.html"},
 	{"GET /sessions/{id}", "session.html"},
@@ -99,37 +96,20 @@ func secure(h http.Handler) http.Handler {
 // here only for GET and HEAD, as the patterns say.
 func page(assets fs.FS, file string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		serveHTML(w, assets, file, http.StatusOK, r.URL.Query().Get("token"))
+		serveHTML(w, assets, file, http.StatusOK)
 	})
 }
 
-// localRef is a reference in a shell to this origin, an asset or a page
-// of the menu: src="/static/app.js", href="/#scenarios".
-var localRef = regexp.MustCompile(`((?:src|href)="/[^"?#]*)(#[^"]*)?"`)
-
-// withToken makes a shell's references carry the token it was
-// opened with. An API off loopback requires the token on every request
-// (docs/api.md), and a <script src> cannot send a header; the page's own
-// calls send it themselves. QueryEscape leaves nothing that could end the
-// attribute.
-func withToken(b []byte, token string) []byte {
-	if token == "" {
-		return b
-	}
-	return localRef.ReplaceAll(b, []byte(`${1}?token=`+url.QueryEscape(token)+`${2}"`))
-}
-
 func notFound(w http.ResponseWriter, assets fs.FS) {
-	serveHTML(w, assets, "404.html", http.StatusNotFound, "")
+	serveHTML(w, assets, "404.html", http.StatusNotFound)
 }
 
-func serveHTML(w http.ResponseWriter, assets fs.FS, file string, status int, token string) {
+func serveHTML(w http.ResponseWriter, assets fs.FS, file string, status int) {
 	b, err := fs.ReadFile(assets, file)
 	if err != nil {
 		http.Error(w, "missing page "+file, http.StatusInternalServerError)
 		return
 	}
-	b = withToken(b, token)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// The shells are tiny and change with the binary; revalidating
 	// keeps a browser from mixing an old page with a new script.

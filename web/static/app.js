@@ -9,18 +9,37 @@
 
 const MX = (() => {
   // A lab whose API is off loopback needs a token (docs/api.md). The page
-  // takes it once from ?token= and keeps it for this tab, sends it as a
-  // header to fetch and as ?token= to EventSource, which cannot set headers.
+  // takes it once from ?token=, keeps it for this tab and takes it out of
+  // the address (so it stays out of history and shared links), sends it
+  // as a header to fetch, and as ?token= only to EventSource, which cannot
+  // set headers (the API reads the parameter on that route alone).
   const params = new URLSearchParams(location.search);
   let token = '';
   try {
     token = params.get('token') || sessionStorage.getItem('mxlab-token') || '';
     if (params.get('token')) sessionStorage.setItem('mxlab-token', token);
   } catch (e) { token = params.get('token') || ''; }
+  if (params.has('token')) {
+    params.delete('token');
+    const q = params.toString();
+    history.replaceState(null, '', location.pathname + (q ? '?' + q : '') + location.hash);
+  }
 
-  function withToken(url) {
+  function eventsURL(url) {
     if (!token) return url;
     return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+  }
+
+  // download saves text fetched with the token as a file: a plain link
+  // to the API could not send the token.
+  function download(text, name, type) {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([text], { type }));
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 0);
   }
 
   class APIError extends Error {
@@ -92,10 +111,10 @@ const MX = (() => {
 
   // Links to the UI's own pages; ids and names are encoded, never pasted.
   const href = {
-    session: (id) => withToken('/sessions/' + encodeURIComponent(id)),
-    scenario: (name) => withToken('/scenarios/' + encodeURIComponent(name)),
-    message: (id) => withToken('/messages/' + encodeURIComponent(id)),
-    home: (frag) => withToken('/') + (frag ? '#' + frag : ''),
+    session: (id) => '/sessions/' + encodeURIComponent(id),
+    scenario: (name) => '/scenarios/' + encodeURIComponent(name),
+    message: (id) => '/messages/' + encodeURIComponent(id),
+    home: (frag) => '/' + (frag ? '#' + frag : ''),
   };
 
   // pathArg is the last segment of /kind/{arg}, decoded.
@@ -157,7 +176,7 @@ const MX = (() => {
   // onState(open) follows the connection. EventSource reconnects by itself.
   function events(query, handlers, onState) {
     if (typeof EventSource === 'undefined') return null;
-    const es = new EventSource(withToken('/api/v1/events' + (query || '')));
+    const es = new EventSource(eventsURL('/api/v1/events' + (query || '')));
     for (const [type, fn] of Object.entries(handlers)) {
       es.addEventListener(type, (ev) => {
         let data;
@@ -180,5 +199,5 @@ const MX = (() => {
     live.textContent = open ? '● live' : '○ reconnecting…';
   }
 
-  return { api, APIError, el, append, href, pathArg, setMain, showError, time, alertName, outcome, sni, events, liveIndicator, withToken };
+  return { api, APIError, el, append, href, pathArg, setMain, showError, time, alertName, outcome, sni, events, liveIndicator, download, hasToken: () => token !== '' };
 })();

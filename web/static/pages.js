@@ -322,7 +322,12 @@
         fact('Size', m.size + ' bytes'),
         fact('Session', m.session ? el('a', { href: href.session(m.session) }, m.session) : ''),
         fact('Scenario', m.scenario ? el('a', { href: href.scenario(m.scenario) }, m.scenario) : ''),
-        fact('Raw', el('a', { href: MX.withToken('/api/v1/messages/' + encodeURIComponent(m.id) + '/raw') }, m.id + '.eml'))),
+        fact('Raw', el('a', {
+          href: '/api/v1/messages/' + encodeURIComponent(m.id) + '/raw',
+          // With a token, the link could not send it: save what the
+          // page fetched with it instead.
+          on: { click: (ev) => { if (MX.hasToken()) { ev.preventDefault(); MX.download(raw, m.id + '.eml', 'message/rfc822'); } } },
+        }, m.id + '.eml'))),
       el('h2', null, 'Headers'),
       el('table', { class: 'headers' }, el('tbody', null, (m.headers || []).map((h) => el('tr', null, el('th', null, h.name), el('td', null, h.value))))),
       el('h2', null, 'Body'),
