@@ -114,6 +114,7 @@ func fallbackStatus(postfix bool) Answer {
 	adv := kindAdvice[KindValidationFailure]
 	a := Answer{Known: true, Kind: KindValidationFailure, Side: SideSender,
 		ReceiverDid: adv.receiverDid, Causes: adv.causes, Fix: adv.fix, Scenario: adv.scenario}
+	a.Source = "unknown"
 	if postfix {
 		a.Source = "postfix"
 	}
