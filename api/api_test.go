@@ -402,8 +402,8 @@ func TestToken(t *testing.T) {
 		{"/metrics", "", 401},
 		{"/api/v1/scenarios", "Bearer s3cret", 200},
 		{"/api/v1/scenarios?token=s3cret", "", 401}, // the parameter counts on the event stream only
-		{"/", "", 200},                              // the UI's pages hold no data
-		{"/static/app.js", "", 200},
+		{"/", "", 404},                              // the UI's paths need no token (no UI here: 404, not 401)
+		{"/static/app.js", "", 404},
 		{"/api/v1/sessions/s-1", "Bearer s3cret", 404},
 	}
 	for _, tt := range tests {
