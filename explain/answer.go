@@ -43,6 +43,9 @@ type Answer struct {
 	// sideGuessed: nothing in the text said which side wrote it, and Side
 	// is the default; an alert then has two readings (candidates.go).
 	sideGuessed bool
+	// reason is the TLS library's reason that decided the advice of a
+	// handshake failure without an alert (dh key too small, a timeout).
+	reason string
 }
 
 // Explain explains one pasted text: a bounce's diagnostic, a log line or a
@@ -150,6 +153,7 @@ func analyze(text string) Answer {
 		}
 		if ra, ok := reasonAdvice[f.reason]; ok && kind == KindHandshakeFailure {
 			adv = ra
+			a.reason = f.reason
 		}
 	}
 	if ruleDecides {

@@ -80,6 +80,15 @@ func candidates(a Answer, peer string) []Candidate {
 			add(Candidate{Scenario: sc, Cause: "if the receiving server wrote it, the sending client sent the alert: " + other.causes[0], TellApart: tell})
 		}
 	}
+	if a.reason != "" && len(a.Causes) > 0 {
+		// The library named its reason: that reading comes first, and
+		// when the reason alone decides the cause (the sender refused the
+		// server's DH parameters or its signature), it is the only one.
+		add(Candidate{Scenario: a.Scenario, Cause: a.Causes[0], TellApart: "the TLS library names the reason: " + a.reason})
+		if reasonDecides[a.reason] {
+			return out
+		}
+	}
 	for _, c := range kindCandidates()[a.Kind] {
 		if a.Scenario != "" && c.Scenario == a.Scenario {
 			continue
@@ -94,6 +103,13 @@ func candidates(a Answer, peer string) []Candidate {
 		add(Candidate{Scenario: a.Scenario, Cause: cause, TellApart: "the parts of the text decide it: " + decidedBy(a)})
 	}
 	return out
+}
+
+// reasonDecides are the library reasons that leave no other reading: the
+// sending side's library refused something specific the server sent.
+var reasonDecides = map[string]bool{
+	reasonDHKeyTooSmall: true,
+	reasonBadSignature:  true,
 }
 
 // decidedBy says which decoded part decided an answer.
