@@ -135,14 +135,14 @@ func analyze(text string) Answer {
 
 	a := Answer{Known: true, Kind: kind, Source: source, Side: side, sideGuessed: sideGuessed}
 	var adv advice
+	// Who sent an alert: the receiving server, unless the text is the
+	// receiver's own log of an alert it read from the client, or the
+	// sender's log of one it sent.
+	byServer := (f.dir == dirSent) == (side == SideReceiver)
+	if f.dir == dirUnknown {
+		byServer = true
+	}
 	if kind == KindTLSAlert {
-		// Who sent the alert: the receiving server, unless the text is
-		// the receiver's own log of an alert it read from the client, or
-		// the sender's log of one it sent.
-		byServer := (f.dir == dirSent) == (side == SideReceiver)
-		if f.dir == dirUnknown {
-			byServer = true
-		}
 		adv = alertAdviceFor(f.alert, byServer)
 		adv.receiverDid = alertReceiverDid(f.alert, byServer, side == SideReceiver, adv.receiverDid)
 		a.Alert = tlsalert.Alert{Level: tlsalert.Fatal, Description: f.alert}.JSON()
@@ -166,7 +166,17 @@ func analyze(text string) Answer {
 		if r.fix != "" {
 			adv.fix = r.fix
 		}
-		if r.scenario != "" {
+	}
+	// The scenario: the advice's noScenario says none fits; else
+	// reproduces.yaml names one for the kind or the alert, or for the rule
+	// that decided.
+	if adv.scenario == "" {
+		adv.scenario = scenarioFor(kind, f.alert, byServer)
+	}
+	if ruleDecides {
+		if s, ok := reproducesData().Rules[r.name]; ok {
+			adv.scenario = s
+		} else if r.scenario != "" {
 			adv.scenario = r.scenario
 		}
 	}

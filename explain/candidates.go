@@ -74,8 +74,11 @@ func candidates(a Answer, peer string) []Candidate {
 		}
 		other := alertAdviceFor(d, false)
 		if sc := other.scenario; len(other.causes) > 0 {
-			if sc == noScenario {
+			switch sc {
+			case noScenario:
 				sc = ""
+			case "":
+				sc = scenarioFor(KindTLSAlert, d, false)
 			}
 			add(Candidate{Scenario: sc, Cause: "if the receiving server wrote it, the sending client sent the alert: " + other.causes[0], TellApart: tell})
 		}

@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/tlsalert"
 )
 
 // kinds are the values Answer.Kind takes.
@@ -98,5 +100,42 @@ func TestNoScenarioBranches(t *testing.T) {
 				t.Errorf("%s:%d branches on scenario %q", file, 1+strings.Count(string(data[:loc[0]]), "\n"), name)
 			}
 		}
+	}
+}
+
+// TestReproducesData checks reproduces.yaml: every scenario is in the
+// catalogue, every kind, alert name and rule name exists.
+func TestReproducesData(t *testing.T) {
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reproducesData()
+	check := func(what, scenario string) {
+		if !slices.Contains(cat.Names(), scenario) || !isLabScenario(scenario) {
+			t.Errorf("reproduces.yaml: %s: scenario %q is not an MX scenario of the catalogue where a sender fails", what, scenario)
+		}
+	}
+	for kind, s := range r.Kinds {
+		if !slices.Contains(kinds, kind) {
+			t.Errorf("reproduces.yaml: unknown kind %q", kind)
+		}
+		check("kinds."+kind, s)
+	}
+	alerts := append(slices.Clone(r.ClientCertificateAlerts.Except), slices.Collect(maps.Keys(r.ServerAlerts))...)
+	for _, name := range alerts {
+		if _, err := tlsalert.ParseDescription(name); err != nil {
+			t.Errorf("reproduces.yaml: alert %q: %v", name, err)
+		}
+	}
+	for name, s := range r.ServerAlerts {
+		check("server_alerts."+name, s)
+	}
+	check("client_certificate_alerts", r.ClientCertificateAlerts.Scenario)
+	for name, s := range r.Rules {
+		if !slices.ContainsFunc(rules, func(r rule) bool { return r.name == name }) {
+			t.Errorf("reproduces.yaml: no rule named %q in patterns.go", name)
+		}
+		check("rules."+name, s)
 	}
 }

@@ -27,7 +27,8 @@
 //     kind; else a receiver that requires TLS; else a decoded alert; else
 //     a library reason; else a generic wording. knowledge.go holds, per
 //     kind and per alert, what the receiving side did, the usual causes
-//     and the fix; a scenario is named only when the parts decide it.
+//     and the fix; a scenario is named only when the parts decide it, and
+//     which one is data (reproduces.yaml), not code.
 //  6. candidates.go ranks the readings the parts leave open, from
 //     candidates.yaml: each with the scenario that reproduces it ("" for
 //     none of the lab's) and what tells it apart.

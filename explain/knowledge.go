@@ -91,7 +91,7 @@ var kindAdvice = map[string]advice{
 			"a firewall with SMTP inspection (\"fixup\") that strips STARTTLS from the EHLO reply",
 			"the sender requires TLS for this domain by policy (Postfix encrypt, verify or dane with TLSA records, MTA-STS enforce, a provider's TLS guarantee)",
 		},
-		scenario: "no-starttls",
+		scenario: "", // reproduces.yaml
 		fix:      "Offer STARTTLS with a certificate for the MX name: sendmail needs confSERVER_CERT, confSERVER_KEY and confCACERT and no Srv_Features: S; Postfix needs smtpd_tls_security_level = may with smtpd_tls_cert_file and smtpd_tls_key_file; then check that no firewall rewrites EHLO.",
 	},
 	KindStartTLSRefused: {
@@ -131,7 +131,7 @@ var kindAdvice = map[string]advice{
 			"the server sends its leaf certificate without the intermediate CA certificates (an incomplete chain)",
 			"the certificate comes from a private or internal CA the sender does not know",
 		},
-		scenario: "self-signed",
+		scenario: "", // reproduces.yaml
 		fix:      "Install a CA-signed certificate for the MX name (ACME, e.g. Let's Encrypt) and serve the full chain, leaf first; or publish a DANE-EE (3 1 1) TLSA record for the key in a DNSSEC-signed zone.",
 	},
 	KindValidationFailure: {
@@ -151,7 +151,7 @@ var kindAdvice = map[string]advice{
 			"the TLSA record is published for the wrong name or port (it must be _25._tcp.<MX host name>, and _PORT._tcp for another port)",
 			"a 2 x x record names a CA certificate that is no longer in the chain the server sends",
 		},
-		scenario: "tlsa-mismatch",
+		scenario: "", // reproduces.yaml
 		fix:      "Publish the TLSA record for the new key before deploying it and remove the old one afterwards (RFC 7671 §8.1), use a 2 1 1 record for the issuing CA, or keep the key across renewals (certbot --reuse-key).",
 	},
 	KindDNSSECInvalid: {
@@ -209,7 +209,7 @@ var kindAdvice = map[string]advice{
 			"a certificate that does not name the MX host listed in the policy",
 			"an expired certificate",
 		},
-		scenario: "self-signed",
+		scenario: "", // reproduces.yaml
 		fix:      "Serve a publicly trusted certificate that names each MX host of the policy, or set the policy to mode: testing until it does.",
 	},
 }
@@ -233,7 +233,7 @@ var alertAdvice = map[tlsalert.Description]alertInfo{
 				"the server holds only an ECDSA certificate and the sender offers only RSA suites, or the other way round",
 				"the server requires a client certificate (TLS 1.2 servers report that with handshake_failure)",
 			},
-			scenario: "no-shared-cipher",
+			scenario: "", // reproduces.yaml
 			fix:      "Give the receiving server a certificate and key for its host name and keep its TLS library's default cipher list (sendmail: confSERVER_CERT and confSERVER_KEY; Postfix: smtpd_tls_cert_file and smtpd_tls_key_file; Exim: tls_certificate and tls_privatekey); a sender whose TLS stack offers only obsolete suites must be upgraded.",
 		},
 	},
@@ -245,7 +245,7 @@ var alertAdvice = map[tlsalert.Description]alertInfo{
 				"a TLS-terminating proxy or appliance in front of the MX that rejects an extension or key share the sender offers",
 				"an old server TLS library that rejects a parameter newer clients send",
 			},
-			scenario: "sni-reject",
+			scenario: "", // reproduces.yaml
 			fix:      "Point the MX at a host name made of letters, digits, '-' and '.' only (do not let the DNS provider proxy or rewrite mail hosts), or run the receiving MTA with an OpenSSL-based TLS library, which accepts such names; GnuTLS has no switch for it.",
 		},
 	},
@@ -338,7 +338,7 @@ var certificateRejected = advice{
 		"the certificate is expired or does not name the host the client connected to",
 		"the client verifies strictly: a submission client, an MTA-STS or DANE sender, a TLS checker",
 	},
-	scenario: "self-signed",
+	scenario: "", // reproduces.yaml
 	fix:      "Install a CA-signed certificate for the host name with its full chain, leaf first (Postfix: smtpd_tls_chain_files or a fullchain.pem in smtpd_tls_cert_file).",
 }
 

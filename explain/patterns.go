@@ -132,7 +132,7 @@ var rules = []rule{
 	// Proton sending to a Mail-in-a-Box server; the tlsa-mismatch incident
 	// in scenarios/builtin/tlsa-mismatch.yaml; docs/interop-recipe.md §6b:
 	// Postfix at dane does the same).
-	{name: "postfix-quit-after-starttls", re: re(`\behlo=\d+ starttls=1 quit=1 commands=\d+`), source: "postfix", side: SideReceiver, kind: KindValidationFailure, scenario: "tlsa-mismatch",
+	{name: "postfix-quit-after-starttls", re: re(`\behlo=\d+ starttls=1 quit=1 commands=\d+`), source: "postfix", side: SideReceiver, kind: KindValidationFailure,
 		receiverDid: "Your server (the receiver) completed STARTTLS and the TLS handshake, then the sender said QUIT without sending any mail: it checked your certificate after the handshake and did not accept it.",
 		causes: []string{
 			"DANE: your domain publishes TLSA records and your certificate or key matches none of them, most often after a renewal with a new key; DANE-validating senders (Proton, Microsoft 365, Postfix at dane) give up, everyone else delivers",
@@ -147,7 +147,7 @@ var rules = []rule{
 	// host." (antradar.com 2020, blog.gaiterjones.com 2020). Both report
 	// that self-signed certificates get the same wording, hence the
 	// scenario.
-	{name: "gmail-cert-host", re: re(`TLS Negotiation failed, the certificate doesn.?t match the host`), source: "gmail", side: SideSender, kind: KindCertificateHostMismatch, scenario: "self-signed",
+	{name: "gmail-cert-host", re: re(`TLS Negotiation failed, the certificate doesn.?t match the host`), source: "gmail", side: SideSender, kind: KindCertificateHostMismatch,
 		causes: []string{
 			"the certificate does not name the host Gmail connected to (an MX or SMTP host name missing from the certificate's subject alternative names)",
 			"the certificate is self-signed: Gmail reports a self-signed certificate with this same wording (Gmail's \"Send mail as\" path verifies certificates since April 2020)",

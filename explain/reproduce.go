@@ -1,12 +1,16 @@
 package explain
 
 import (
+	_ "embed"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/tlsalert"
 )
 
 // labZone is the zone `mxlab serve` uses by default (lab.DefaultZone;
@@ -199,4 +203,44 @@ func reproduceCommand(scenario, source, side, peer, kind string) string {
 		cmd += " -verify_return_error"
 	}
 	return cmd
+}
+
+// reproduces is reproduces.yaml: which scenario reproduces a failure when
+// the decoded parts decide it.
+type reproduces struct {
+	Kinds                   map[string]string `yaml:"kinds"`
+	ServerAlerts            map[string]string `yaml:"server_alerts"`
+	ClientCertificateAlerts struct {
+		Scenario string   `yaml:"scenario"`
+		Except   []string `yaml:"except"`
+	} `yaml:"client_certificate_alerts"`
+	Rules map[string]string `yaml:"rules"`
+}
+
+//go:embed reproduces.yaml
+var reproducesYAML []byte
+
+var reproducesData = sync.OnceValue(func() reproduces {
+	var r reproduces
+	if err := yaml.Unmarshal(reproducesYAML, &r); err != nil {
+		panic("explain: reproduces.yaml: " + err.Error()) // embedded; TestReproducesData loads it
+	}
+	return r
+})
+
+// scenarioFor returns the scenario reproduces.yaml names for a kind, or
+// for an alert sent by the receiving server (byServer) or by the sending
+// client; "" when it names none.
+func scenarioFor(kind string, alert tlsalert.Description, byServer bool) string {
+	r := reproducesData()
+	if kind != KindTLSAlert {
+		return r.Kinds[kind]
+	}
+	if byServer {
+		return r.ServerAlerts[alert.String()]
+	}
+	if isCertificateAlert(alert) && !slices.Contains(r.ClientCertificateAlerts.Except, alert.String()) {
+		return r.ClientCertificateAlerts.Scenario
+	}
+	return ""
 }
