@@ -27,6 +27,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binary mxlabBinary built, once every test is done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // mxlabBinary builds the command once for the tests that run it as a
 // process of its own (SIGKILL, two labs side by side).
 func mxlabBinary(t *testing.T) string {
