@@ -15,3 +15,10 @@ go test -run '^$' -bench 'STARTTLSLab|HandshakeBareTLS' -count 5 ./server | awk 
 # Memory per idle plaintext session of the real `mxlab serve`: RSS growth
 # over 1,000 connections past their banner (issue 14's target: 16 KiB).
 go test -count=1 -run '^TestIdleConnectionMemory$' -v ./cmd/mxlab | grep -o 'idle plaintext sessions: .*'
+# Plaintext throughput against Postfix's smtp-sink (issue 14's first
+# figure), when Debian's postfix package provides smtp-sink and smtp-source.
+if command -v smtp-sink >/dev/null && command -v smtp-source >/dev/null; then
+  bench/sink.sh | grep -v '^sess='
+else
+  echo "sink ratio: skipped (smtp-sink and smtp-source are in Debian's postfix package)"
+fi
