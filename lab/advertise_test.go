@@ -27,7 +27,7 @@ func TestAdvertise(t *testing.T) {
 		{"advertise an unspecified address", "0.0.0.0", "::", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{StateDir: t.TempDir(), Scenarios: []string{"baseline"},
+			cfg := Config{StateDir: warmDir(t), Scenarios: []string{"baseline"},
 				Addressing: Addressing{Host: tc.host, Advertise: tc.advertise, Ephemeral: true}}
 			p, err := prepare(cfg)
 			if tc.want == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/internal/warmstate"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -28,7 +29,25 @@ func startTest(t testing.TB, state string, edit func(*Config)) *Lab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	if err := warm.Keep(state); err != nil {
+		t.Fatal(err)
+	}
 	return l
+}
+
+// warm is the first test lab's state (keys, seed): most tests here are
+// not about key generation, which is nearly all of a cold start.
+var warm warmstate.Cache
+
+// warmDir is a new state directory seeded from warm (empty until a lab
+// has started). Tests about fresh state use t.TempDir().
+func warmDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := warm.Seed(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func query(t testing.TB, server, name string, qtype uint16) *dns.Msg {
@@ -45,7 +64,7 @@ func query(t testing.TB, server, name string, qtype uint16) *dns.Msg {
 }
 
 func TestLayoutAndDNS(t *testing.T) {
-	state := t.TempDir()
+	state := warmDir(t)
 	manifest := filepath.Join(t.TempDir(), "lab.json")
 	l := startTest(t, state, func(c *Config) { c.Manifest = manifest })
 	layout := l.Layout()
@@ -128,7 +147,7 @@ func portString(s *Site) string {
 // TestStableAcrossRestarts: keys, the _dc-mx name and so the TLSA records
 // survive a restart on the same state directory, and differ on another.
 func TestStableAcrossRestarts(t *testing.T) {
-	state := t.TempDir()
+	state := warmDir(t)
 	l1 := startTest(t, state, nil)
 	a, _ := l1.Layout().Site("sni-reject")
 	b1, _ := l1.Layout().Site("baseline")
@@ -153,7 +172,7 @@ func TestBindErrors(t *testing.T) {
 	}
 	defer busy.Close()
 	port := busy.Addr().(*net.TCPAddr).Port
-	_, err = Start(Config{StateDir: t.TempDir(), DNS: "127.0.0.1:0", SessionsFile: "-",
+	_, err = Start(Config{StateDir: warmDir(t), DNS: "127.0.0.1:0", SessionsFile: "-",
 		Addressing: Addressing{Port: port, Net: "127.0.0.0/24"}, Scenarios: []string{"baseline", "sni-reject"}})
 	if !errors.Is(err, ErrBind) || !strings.Contains(err.Error(), "scenario baseline") || !strings.Contains(err.Error(), busy.Addr().String()) {
 		t.Fatalf("err = %v, want ErrBind naming the scenario and %s", err, busy.Addr())
@@ -169,7 +188,7 @@ func TestBindErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dnsBusy.Close()
-	_, err = Start(Config{StateDir: t.TempDir(), DNS: dnsBusy.LocalAddr().String(), SessionsFile: "-", Addressing: Addressing{Ephemeral: true}})
+	_, err = Start(Config{StateDir: warmDir(t), DNS: dnsBusy.LocalAddr().String(), SessionsFile: "-", Addressing: Addressing{Ephemeral: true}})
 	if !errors.Is(err, ErrBind) {
 		t.Errorf("busy DNS port: err = %v, want ErrBind", err)
 	}
@@ -184,7 +203,7 @@ func TestSharedPortLayout(t *testing.T) {
 	}
 	port := probe.Addr().(*net.TCPAddr).Port
 	probe.Close()
-	l := startTest(t, t.TempDir(), func(c *Config) {
+	l := startTest(t, warmDir(t), func(c *Config) {
 		c.Addressing = Addressing{Port: port, Net: "127.0.9.0/24"}
 	})
 	for i, s := range l.Layout().Scenarios {
@@ -217,7 +236,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.StateDir = t.TempDir()
+			tt.cfg.StateDir = warmDir(t)
 			tt.cfg.DNS = "127.0.0.1:0"
 			tt.cfg.SessionsFile = "-"
 			if tt.cfg.Addressing == (Addressing{}) {
@@ -245,7 +264,7 @@ func TestExtraRecordsAndInsecure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := startTest(t, t.TempDir(), func(c *Config) {
+	l := startTest(t, warmDir(t), func(c *Config) {
 		c.Catalogue = cat
 		c.Scenarios = []string{"baseline", "unsigned"}
 		c.Records = []string{"exim A 127.0.2.1", "exim.mxlab.test. MX 10 exim.mxlab.test."}

@@ -1,17 +1,15 @@
 package lab_test
 
 import (
-	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mxlab/mxlab/internal/netns"
+	"github.com/mxlab/mxlab/internal/warmstate"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/server"
@@ -58,35 +56,18 @@ func runPeerUntil(t *testing.T, until *regexp.Regexp, name string, args ...strin
 	return out.String()
 }
 
-// warmState is the first lab's state directory (PKI keys and seed), kept
-// in memory so that every later lab in this test binary starts warm: RSA
-// key generation is nearly all of lab.Start's cost (~0.5 s cold, ~10 ms
-// warm). Written once, read-only after.
-var warmState struct {
-	mu    sync.Mutex
-	files map[string]stateFile
-}
-
-type stateFile struct {
-	data []byte
-	mode fs.FileMode
-}
+// warm is the first lab's state directory (PKI keys and seed), so that
+// every later lab in this test binary starts warm: RSA key generation is
+// nearly all of lab.Start's cost (~0.5 s cold, ~10 ms warm).
+var warm warmstate.Cache
 
 // startLab runs every built-in scenario in-process on 127.0.0.1 with
 // ephemeral ports, stopped at the end of the test.
 func startLab(t *testing.T) *lab.Lab {
 	t.Helper()
 	dir := t.TempDir()
-	warmState.mu.Lock()
-	defer warmState.mu.Unlock()
-	for rel, f := range warmState.files {
-		path := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, f.data, f.mode); err != nil {
-			t.Fatal(err)
-		}
+	if err := warm.Seed(dir); err != nil {
+		t.Fatal(err)
 	}
 	l, err := lab.Start(lab.Config{
 		StateDir:     dir,
@@ -98,28 +79,8 @@ func startLab(t *testing.T) *lab.Lab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	if warmState.files == nil {
-		files := map[string]stateFile{}
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			files[rel] = stateFile{data: data, mode: info.Mode().Perm()}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		warmState.files = files
+	if err := warm.Keep(dir); err != nil {
+		t.Fatal(err)
 	}
 	return l
 }

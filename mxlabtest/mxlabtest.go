@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxlab/mxlab/internal/warmstate"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/server"
@@ -76,6 +77,10 @@ func New(opts ...Option) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mxlabtest: %w", err)
 	}
+	if err := warm.Seed(state); err != nil {
+		os.RemoveAll(state)
+		return nil, fmt.Errorf("mxlabtest: %w", err)
+	}
 	var lastErr error
 	for range bindAttempts {
 		addressing, err := freeAddressing()
@@ -107,6 +112,7 @@ func New(opts ...Option) (*Lab, error) {
 			os.RemoveAll(state)
 			return nil, fmt.Errorf("mxlabtest: %w", err)
 		}
+		_ = warm.Keep(state) // not kept: the next lab makes its own keys
 		return &Lab{Lab: l, port: strconv.Itoa(addressing.Port), state: state}, nil
 	}
 	os.RemoveAll(state)
@@ -234,3 +240,8 @@ func (l *Lab) Sessions() []server.Record { return l.Lab.Sessions().Records() }
 
 // Messages returns the messages the lab accepted, newest first.
 func (l *Lab) Messages() []msgstore.Message { return l.Lab.Messages().List() }
+
+// warm is the first lab's state (CA, keys, seed), kept in memory so that
+// later labs of the test binary start without generating keys; they
+// share its CA.
+var warm warmstate.Cache

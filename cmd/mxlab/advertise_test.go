@@ -21,7 +21,7 @@ func TestServeUnspecifiedHost(t *testing.T) {
 		{"127.0.0.1", "not-an-ip", `advertise "not-an-ip": want an IP address`},
 	} {
 		t.Run(tc.host+" "+tc.advertise, func(t *testing.T) {
-			args := []string{"serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-host", tc.host,
+			args := []string{"serve", "--state-dir", warmState(t), "--dns", "127.0.0.1:0", "--smtp-host", tc.host,
 				"--api", "-", "--switchboard", "-", "--ephemeral"}
 			if tc.advertise != "" {
 				args = append(args, "--advertise", tc.advertise)

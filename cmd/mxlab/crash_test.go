@@ -98,7 +98,7 @@ func TestSIGKILLAtEachPhase(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			sessions := filepath.Join(dir, "sessions.jsonl")
-			p := startServe(t, t.TempDir(), "--sessions-file", sessions)
+			p := startServe(t, warmState(t), "--sessions-file", sessions)
 			if want := filepath.Join(dir, "accepted.jsonl"); p.layout.Accepted != want {
 				t.Fatalf("manifest: accepted %q, want %q", p.layout.Accepted, want)
 			}

@@ -117,7 +117,7 @@ func TestTLSACommand(t *testing.T) {
 }
 
 func TestServe(t *testing.T) {
-	state := t.TempDir()
+	state := warmState(t)
 	manifest := filepath.Join(t.TempDir(), "lab.json")
 	probe, err := net.Listen("tcp", "127.0.8.1:0")
 	if err != nil {
@@ -155,7 +155,7 @@ func TestServe(t *testing.T) {
 	c.Close()
 
 	// A second lab on the same addresses cannot bind: exit 71.
-	code, _, e2 := mxlab(t, "serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", port,
+	code, _, e2 := mxlab(t, "serve", "--state-dir", warmState(t), "--dns", "127.0.0.1:0", "--smtp-port", port,
 		"--smtp-net", "127.0.8.0/24", "--scenario", "baseline", "--api", "-", "--switchboard", "-")
 	if code != 71 || !strings.Contains(e2, "scenario baseline") || !strings.Contains(e2, "127.0.8.1:"+port) {
 		t.Errorf("second serve: exit %d, stderr %q", code, e2)
@@ -175,7 +175,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestCertsCommand(t *testing.T) {
-	code, out, errOut := mxlab(t, "certs", "--state-dir", t.TempDir())
+	code, out, errOut := mxlab(t, "certs", "--state-dir", warmState(t))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -187,7 +187,7 @@ func TestCertsCommand(t *testing.T) {
 }
 
 func TestSendAndMatrix(t *testing.T) {
-	state := t.TempDir()
+	state := warmState(t)
 	manifest := filepath.Join(t.TempDir(), "lab.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -215,7 +215,7 @@ func TestSendAndMatrix(t *testing.T) {
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "not an address"}, 64, ""},
 		{[]string{"send", "--lab", "/nonexistent.json", "--profile", "postfix-may", "--to", "a@b.test"}, 78, ""},
 		{[]string{"matrix", "--lab", manifest, "--profiles", "postfix-may,postfix-dane", "--format", "json"}, 0, `"cells":[`},
-		{[]string{"matrix", "--state-dir", t.TempDir(), "--profiles", "postfix-verify", "--scenarios", "self-signed,baseline", "--format", "markdown"}, 0, "| self-signed | DEFER untrusted |"},
+		{[]string{"matrix", "--state-dir", warmState(t), "--profiles", "postfix-verify", "--scenarios", "self-signed,baseline", "--format", "markdown"}, 0, "| self-signed | DEFER untrusted |"},
 		{[]string{"profiles"}, 0, "postfix-dane"},
 		{[]string{"probe", "--lab", manifest, "x.tlsa-mismatch.mxlab.test"}, 0, "tlsa-invalid"},
 		{[]string{"probe", "--lab", manifest, "not-a-domain"}, 64, ""},
@@ -273,7 +273,7 @@ func TestExplainCommand(t *testing.T) {
 // TestServeConfigErrors: mistakes only the lab can see still exit 78 (bad
 // configuration) or 64 (an unknown name), with a message naming them.
 func TestServeConfigErrors(t *testing.T) {
-	base := []string{"serve", "--state-dir", t.TempDir(), "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"), "--smtp-net", "127.0.6.0/24",
+	base := []string{"serve", "--state-dir", warmState(t), "--dns", "127.0.0.1:0", "--smtp-port", freePort(t, "127.0.6.1"), "--smtp-net", "127.0.6.0/24",
 		"--api", "-", "--switchboard", "-"}
 	tests := []struct {
 		args   []string

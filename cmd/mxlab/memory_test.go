@@ -38,7 +38,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 		t.Skip("opens 1,000 connections")
 	}
 	const n = 1000
-	p := startServe(t, t.TempDir())
+	p := startServe(t, warmState(t))
 	site, err := p.layout.Site("baseline")
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,41 +21,29 @@ import (
 	"github.com/mxlab/mxlab/lab"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+// asMxlab, set in a process's environment, makes this test binary run
+// as the mxlab command (TestMain): the tests that need a process of its
+// own (SIGKILL, two labs side by side) run the code under test without
+// building it again.
+const asMxlab = "MXLAB_TEST_RUN_AS_MXLAB"
 
-// TestMain removes the binary mxlabBinary built, once every test is done.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if os.Getenv(asMxlab) == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(code)
+	os.Exit(m.Run())
 }
 
-// mxlabBinary builds the command once for the tests that run it as a
-// process of its own (SIGKILL, two labs side by side).
-func mxlabBinary(t *testing.T) string {
+// mxlabCommand is `mxlab ARGS...` as a process of its own.
+func mxlabCommand(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mxlab-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "mxlab")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), asMxlab+"=1")
+	return cmd
 }
 
 // labProc is a running `mxlab serve` process.
@@ -72,7 +60,7 @@ func startServe(t *testing.T, state string, extra ...string) *labProc {
 	manifest := filepath.Join(t.TempDir(), "lab.json")
 	args := append([]string{"serve", "--ephemeral", "--state-dir", state, "--manifest", manifest, "--sessions-file", "-",
 		"--scenario", "baseline", "--scenario", "sni-reject"}, extra...)
-	cmd := exec.Command(mxlabBinary(t), args...)
+	cmd := mxlabCommand(t, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -119,7 +107,7 @@ func (p *labProc) get(t *testing.T, path string, out any) int {
 // message is on disk, so killing the lab the moment the client reads it
 // loses nothing; a lab started again on the spool lists the message.
 func TestSpoolSurvivesSIGKILL(t *testing.T) {
-	state, spool := t.TempDir(), t.TempDir()
+	state, spool := warmState(t), t.TempDir()
 	p := startServe(t, state, "--spool", spool)
 	site, err := p.layout.Site("baseline")
 	if err != nil {
@@ -176,8 +164,8 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 // listener of each on its own port, each API answering for its lab, and
 // a client (curl if installed, else Go) drives one through its API.
 func TestTwoEphemeralLabs(t *testing.T) {
-	a := startServe(t, t.TempDir())
-	b := startServe(t, t.TempDir(), "--api-token", "s3cret")
+	a := startServe(t, warmState(t))
+	b := startServe(t, warmState(t), "--api-token", "s3cret")
 	seen := map[string]bool{}
 	for _, p := range []*labProc{a, b} {
 		addrs := []string{p.layout.DNS, p.layout.API, p.layout.Switchboard}
@@ -273,7 +261,7 @@ func httpClient(t *testing.T, method, url, body, token string) string {
 // beyond loopback without --api-public and a token, and for
 // --ephemeral with the shared-port layout's fixed port.
 func TestServeListenerErrors(t *testing.T) {
-	base := []string{"serve", "--ephemeral", "--state-dir", t.TempDir(), "--scenario", "baseline", "--sessions-file", "-"}
+	base := []string{"serve", "--ephemeral", "--state-dir", warmState(t), "--scenario", "baseline", "--sessions-file", "-"}
 	for _, tt := range []struct {
 		extra  []string
 		stderr string
