@@ -264,6 +264,15 @@ func Start(cfg Config) (_ *Lab, err error) {
 	if l.sessions, err = server.NewSessionLog(sessionsPath, 0); err != nil {
 		return nil, configError(err)
 	}
+	if cfg.Messages != nil {
+		// Messages kept in a spool name sessions of earlier runs: go on
+		// after their ids, so that no id names two sessions.
+		var ids []string
+		for _, m := range cfg.Messages.List() {
+			ids = append(ids, m.Session)
+		}
+		l.sessions.ContinueAfter(ids)
+	}
 	acceptedPath := cfg.AcceptedFile
 	switch {
 	case acceptedPath == "-":

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -85,6 +87,23 @@ func NewSessionLog(path string, keep int) (*SessionLog, error) {
 
 // Path returns the sessions file, "" when there is none.
 func (l *SessionLog) Path() string { return l.path }
+
+// ContinueAfter makes the next ids follow the highest of ids (ids of
+// earlier runs, from the messages a spool kept), so that no id names two
+// sessions; ids not in the s-NNNNNN form are ignored.
+func (l *SessionLog) ContinueAfter(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		digits, ok := strings.CutPrefix(id, "s-")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(digits); err == nil && n > l.next {
+			l.next = n
+		}
+	}
+}
 
 // newID hands out the next session id ("s-000042").
 func (l *SessionLog) newID() string {

@@ -158,6 +158,20 @@ func TestSpoolSurvivesSIGKILL(t *testing.T) {
 	if len(list.Messages) != 1 || list.Messages[0].Subject != "survives SIGKILL" || list.Messages[0].Scenario != "baseline" {
 		t.Fatalf("after SIGKILL and restart: %+v", list.Messages)
 	}
+	// The restarted lab's sessions follow the spooled message's, so no
+	// id names two sessions.
+	c2, err := net.Dial("tcp", again.layout.Scenarios[0].SMTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c2, "QUIT\r\n")
+	_, _ = io.Copy(io.Discard, c2)
+	c2.Close()
+	var sessions struct{ Sessions []struct{ ID string } }
+	again.get(t, "/api/v1/sessions?wait=60s&since=2000-01-01T00:00:00Z", &sessions)
+	if len(sessions.Sessions) != 1 || sessions.Sessions[0].ID <= list.Messages[0].Session {
+		t.Fatalf("after the restart, session %+v; want an id after the spooled message's %s", sessions.Sessions, list.Messages[0].Session)
+	}
 }
 
 // TestTwoEphemeralLabs: two `serve --ephemeral` run side by side, every
