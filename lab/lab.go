@@ -499,7 +499,10 @@ func (l *Lab) fail(err error) {
 }
 
 // Health returns nil while every listener and the DNS server run: once
-// Start has returned, each has answered.
+// Start has returned, each has answered, and a listener that stops
+// reports it. The DNS server is asked again (the zone's SOA), since a
+// question leaves no trace; an SMTP listener is not, since a connection
+// would be a session in the records.
 func (l *Lab) Health() error {
 	if err := l.failed.Load(); err != nil {
 		return *err
@@ -507,8 +510,17 @@ func (l *Lab) Health() error {
 	if l.closed.Load() {
 		return errors.New("lab: closed")
 	}
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(l.layout.Zone), dns.TypeSOA)
+	c := &dns.Client{Timeout: healthTimeout}
+	if _, _, err := c.Exchange(q, l.layout.DNS); err != nil {
+		return fmt.Errorf("lab: the DNS server at %s does not answer: %w", l.layout.DNS, err)
+	}
 	return nil
 }
+
+// healthTimeout bounds Health's DNS question.
+const healthTimeout = 2 * time.Second
 
 // Close stops every listener and the DNS server and flushes the records.
 func (l *Lab) Close() error {

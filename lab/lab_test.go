@@ -302,3 +302,16 @@ func BenchmarkStartWarm(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestHealth: a running lab is healthy (its DNS answers the question
+// Health asks); a closed one says so.
+func TestHealth(t *testing.T) {
+	l := startTest(t, warmDir(t), func(c *Config) { c.Scenarios = []string{"baseline"} })
+	if err := l.Health(); err != nil {
+		t.Fatalf("running lab: %v", err)
+	}
+	l.Close()
+	if err := l.Health(); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("closed lab: %v", err)
+	}
+}
