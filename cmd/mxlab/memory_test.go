@@ -38,7 +38,9 @@ func TestIdleConnectionMemory(t *testing.T) {
 		t.Skip("opens 1,000 connections")
 	}
 	const n = 1000
-	p := startServe(t, warmState(t))
+	// The race detector's shadow memory is not the lab's: measure a
+	// command built without it.
+	p := startServeWith(t, plainMxlabCommand, warmState(t))
 	site, err := p.layout.Site("baseline")
 	if err != nil {
 		t.Fatal(err)

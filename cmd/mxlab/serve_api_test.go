@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +32,43 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asMxlab) == "1" {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if built.path != "" {
+		os.RemoveAll(filepath.Dir(built.path))
+	}
+	os.Exit(code)
+}
+
+// built is the mxlab command built without the race detector, for the
+// tests that measure its memory when this binary runs under it.
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// plainMxlabCommand is mxlabCommand without the race detector's memory:
+// this binary itself when it runs without it, else a build of the command.
+func plainMxlabCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	if !raceEnabled {
+		return mxlabCommand(t, args...)
+	}
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "mxlab-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "mxlab")
+		if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return exec.Command(built.path, args...)
 }
 
 // mxlabCommand is `mxlab ARGS...` as a process of its own.
@@ -57,10 +94,16 @@ type labProc struct {
 // state directory and extra flags, and waits (bounded) for its manifest.
 func startServe(t *testing.T, state string, extra ...string) *labProc {
 	t.Helper()
+	return startServeWith(t, mxlabCommand, state, extra...)
+}
+
+// startServeWith is startServe with the command made by command.
+func startServeWith(t *testing.T, command func(*testing.T, ...string) *exec.Cmd, state string, extra ...string) *labProc {
+	t.Helper()
 	manifest := filepath.Join(t.TempDir(), "lab.json")
 	args := append([]string{"serve", "--ephemeral", "--state-dir", state, "--manifest", manifest, "--sessions-file", "-",
 		"--scenario", "baseline", "--scenario", "sni-reject"}, extra...)
-	cmd := mxlabCommand(t, args...)
+	cmd := command(t, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
