@@ -62,7 +62,7 @@ func (w *world) nsDialer() *netns.NS { return &netns.NS{Name: w.ns} }
 // in its own process group, recorded in the PID file.
 type daemon struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *netns.LockedBuffer
 	done chan struct{}
 }
 
@@ -73,7 +73,7 @@ func (w *world) startDaemon(t *testing.T, stdin io.Reader, stdout io.Writer, arg
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ns}, argv...)...)
 	cmd.Env = labEnv()
-	d := &daemon{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	d := &daemon{cmd: cmd, out: &netns.LockedBuffer{}, done: make(chan struct{})}
 	if stdin == nil {
 		// /dev/null may not be a device here: give it an empty pipe.
 		stdin = strings.NewReader("")

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/server"
@@ -114,7 +115,7 @@ func (w *world) startLab(t *testing.T, records func(stateDir string) []string) {
 	}
 	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ns}, argv...)...)
 	cmd.Env = labEnv()
-	out := &syncBuffer{}
+	out := &netns.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so that it and anything it starts are
 	// killed together, by PID.
@@ -383,21 +384,4 @@ func stopGroup(pid int, done <-chan struct{}, grace time.Duration) {
 		killGroup(pid, syscall.SIGKILL)
 		<-done
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -31,7 +32,7 @@ func TestCredentialsNeverKept(t *testing.T) {
 		{"client closes in the middle of a credential", "submission", []string{"AUTH LOGIN", user + "\r\n" + pass[:4]}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log syncBuffer
+			var log netns.LockedBuffer
 			ts := startScenario(t, tc.scenario, func(_ *scenarios.Scenario, c *Config) {
 				c.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			})

@@ -1,37 +1,18 @@
 package server
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/scenarios"
 )
-
-// syncBuffer is a log sink sessions may write to concurrently.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestPanicEndsOneSession: a panic while a command is handled ends that
 // session with 421 and a logged stack; the server goes on.
 func TestPanicEndsOneSession(t *testing.T) {
-	var log syncBuffer
+	var log netns.LockedBuffer
 	ts := startScenario(t, "baseline", func(_ *scenarios.Scenario, c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
 		c.commandHook = func(line string) {
