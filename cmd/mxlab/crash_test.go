@@ -160,3 +160,17 @@ func TestSIGKILLAtEachPhase(t *testing.T) {
 		})
 	}
 }
+
+// TestSIGTERMOnceReady: a SIGTERM sent as soon as the manifest appears
+// stops the lab cleanly (exit 0), never by the signal's default action:
+// the handler is in place before the manifest is written.
+func TestSIGTERMOnceReady(t *testing.T) {
+	p := startServe(t, warmState(t))
+	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+	if st := p.cmd.ProcessState; !st.Exited() || st.ExitCode() != 0 {
+		t.Fatalf("after SIGTERM: %v; want exit 0\n%s", st, p.stderr.String())
+	}
+}

@@ -129,6 +129,11 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	}); err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
+	// Catch Ctrl-C and SIGTERM before the manifest can appear: a signal
+	// sent as soon as a script sees it must stop the lab cleanly (files
+	// closed, records flushed), not kill it with the default action.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	l, err := lab.Start(lc)
 	if err != nil {
 		return err
@@ -164,8 +169,6 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	logger.Info("lab ready", "scenarios", len(l.Layout().Scenarios), "dns", l.Layout().DNS, "api", l.Layout().API,
 		"switchboard", l.Layout().Switchboard, "manifest", cfg.Manifest, "sessions", l.Layout().Sessions, "spool", l.Layout().Spool)
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	select {
 	case <-ctx.Done():
 		logger.Info("stopping")
