@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"net"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -132,19 +133,24 @@ func nextRecord(t *testing.T, l *lab.Lab, since int, scenario string) server.Rec
 	}
 }
 
-// recordFrom waits for the record of the session whose client end is
-// local (the lab's "remote").
-func recordFrom(t *testing.T, l *lab.Lab, local string) server.Record {
+// recordFrom waits for the record of the session on conn (the client's
+// end) among those that ended after the mark since: both ends of the
+// connection must match, and records before the mark are never looked
+// at, since a busy machine reuses client ports (a session of another
+// scenario from the same port came first once, under load).
+func recordFrom(t *testing.T, l *lab.Lab, since int, conn net.Conn) server.Record {
 	t.Helper()
+	local, remote := conn.LocalAddr().String(), conn.RemoteAddr().String()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		for _, r := range l.Sessions().Records() {
-			if r.Remote == local {
+		recs := l.Sessions().Records()
+		for _, r := range recs[min(since, len(recs)):] {
+			if r.Remote == local && r.Local == remote {
 				return r
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no session record from %s within 10s", local)
+			t.Fatalf("no session record from %s to %s within 10s", local, remote)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

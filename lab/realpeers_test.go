@@ -260,6 +260,7 @@ func testNoSTARTTLS(t *testing.T, l *lab.Lab, s *lab.Site, openssl string) {
 		}
 	})
 	t.Run("by-hand", func(t *testing.T) {
+		since := mark(l)
 		d := smtpexpect.Dial(t, s.SMTP)
 		d.Expect(220)
 		kws := smtpexpect.Keywords(d.Cmd("EHLO client.example", 250))
@@ -272,7 +273,7 @@ func testNoSTARTTLS(t *testing.T, l *lab.Lab, s *lab.Site, openssl string) {
 		}
 		d.Cmd("NOOP", 250)
 		d.Cmd("QUIT", 221)
-		rec := recordFrom(t, l, d.Conn.LocalAddr().String())
+		rec := recordFrom(t, l, since, d.Conn)
 		if rec.Counts != "ehlo=1 starttls=0/1 noop=1 quit=1 commands=3/4" || rec.EndReason != server.EndQuit {
 			t.Errorf("record counts %q end %s", rec.Counts, rec.EndReason)
 		}
@@ -783,6 +784,7 @@ func TestRealPeersSameBytes(t *testing.T) {
 					refGot, refEnd := exchange(c, h.bytes)
 					c.Close()
 					// The lab.
+					since := mark(l)
 					d := starttls(t, s)
 					labGot, labEnd := exchange(d.Conn, h.bytes)
 					t.Logf("%s: reference wrote [% x] then %s; lab wrote [% x] then %s", h.name, refGot, endName(refEnd), labGot, endName(labEnd))
@@ -799,7 +801,7 @@ func TestRealPeersSameBytes(t *testing.T) {
 					if !srv.logged(h.log, offset) {
 						t.Errorf("reference server did not log %q:\n%s", h.log, srv.since(offset))
 					}
-					rec := recordFrom(t, l, d.Conn.LocalAddr().String())
+					rec := recordFrom(t, l, since, d.Conn)
 					if rec.TLSError != h.log {
 						t.Errorf("record tls_error %q, want the real server's words %q", rec.TLSError, h.log)
 					}
@@ -899,6 +901,7 @@ func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
 				refGot, refEnd = exchange(c, garbage)
 				c.Close()
 			}
+			since := mark(l)
 			d := starttls(t, s)
 			labGot, labEnd := exchange(d.Conn, garbage)
 			t.Logf("%q after STARTTLS: reference wrote [% x] then %s; lab wrote [% x] then %s", garbage, refGot, endName(refEnd), labGot, endName(labEnd))
@@ -908,7 +911,7 @@ func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
 			if bytes.Contains(labGot, []byte("550")) {
 				t.Errorf("lab answered in plaintext: %q", labGot)
 			}
-			rec := recordFrom(t, l, d.Conn.LocalAddr().String())
+			rec := recordFrom(t, l, since, d.Conn)
 			if rec.TLSError == "" || rec.TLS != nil || !strings.Contains(rec.Counts, "starttls=0/1") {
 				t.Errorf("record tls_error %q tls %+v counts %q, want the reason and a failed STARTTLS", rec.TLSError, rec.TLS, rec.Counts)
 			}
@@ -922,7 +925,7 @@ func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
 			}
 
 			// The next client is served.
-			since := mark(l)
+			since = mark(l)
 			run := realpeer.Run(t, realpeer.Cmd{Path: openssl, Args: []string{"s_client", "-starttls", "smtp", "-connect", s.SMTP, "-noservername"}, Timeout: peerTimeout})
 			next := nextRecord(t, l, since, s.Name)
 			want := sClientExpect(s, "default", false)

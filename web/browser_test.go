@@ -92,6 +92,9 @@ func (tl *testLab) site(t *testing.T, name string) *lab.Site {
 func (tl *testLab) smtpSession(ctx context.Context, t *testing.T, scenario, ehlo, sni string, msg []byte) map[string]any {
 	t.Helper()
 	site := tl.site(t, scenario)
+	// Only sessions that ended after this: a busy machine reuses client
+	// ports, so the address alone may name an earlier session too.
+	began := time.Now().UTC()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", site.SMTP)
 	if err != nil {
@@ -139,7 +142,7 @@ func (tl *testLab) smtpSession(ctx context.Context, t *testing.T, scenario, ehlo
 	var list struct {
 		Sessions []map[string]any `json:"sessions"`
 	}
-	tl.getJSON(ctx, t, "/api/v1/sessions?wait=30s&since=1970-01-01T00:00:00Z&remote="+url.QueryEscape(local), &list)
+	tl.getJSON(ctx, t, "/api/v1/sessions?wait=30s&since="+url.QueryEscape(began.Format(time.RFC3339Nano))+"&remote="+url.QueryEscape(local), &list)
 	if len(list.Sessions) != 1 {
 		t.Fatalf("sessions from %s: %v", local, list.Sessions)
 	}
