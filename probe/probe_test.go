@@ -35,8 +35,16 @@ func TestProbeAgainstLab(t *testing.T) {
 	if p := got["postfix-may"]; p.Outcome != profiles.Delivered {
 		t.Errorf("postfix-may: %+v", p)
 	}
-	// No mail was sent: every session QUIT before MAIL FROM.
-	time.Sleep(100 * time.Millisecond)
+	// No mail was sent: every session QUIT before MAIL FROM. Wait until
+	// every session the probe opened has ended and been recorded.
+	for deadline := time.Now().Add(30 * time.Second); l.Sessions().Active() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions still running", l.Sessions().Active())
+		}
+	}
+	if len(l.Sessions().Records()) == 0 {
+		t.Fatal("the probe's sessions left no record")
+	}
 	for _, r := range l.Sessions().Records() {
 		if r.Message != nil {
 			t.Errorf("probe delivered a message: %+v", r)

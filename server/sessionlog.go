@@ -248,6 +248,14 @@ func (l *SessionLog) Close() error {
 	return err
 }
 
+// Active returns how many sessions are running (tests wait for none,
+// instead of sleeping).
+func (l *SessionLog) Active() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.active)
+}
+
 // Watchers returns how many watchers are registered (tests wait on it
 // instead of sleeping).
 func (l *SessionLog) Watchers() int {
