@@ -17,6 +17,7 @@
 package web
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"io/fs"
@@ -35,14 +36,15 @@ var static embed.FS
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-// pages maps each UI route to the HTML shell that renders it. The shells
-// are static: the page's script reads the id or name from the address,
-// so nothing from the request is written into HTML by the server.
-var pages = []struct{ pattern, file string }{
-	{"GET /{$}", "index.html"},
-	{"GET /sessions/{id}", "session.html"},
-	{"GET /scenarios/{name}", "scenario.html"},
-	{"GET /messages/{id}", "message.html"},
+// pages maps each UI route to the page its script draws. Every page is
+// the one shell, page.html, with its name in <body data-page>: a constant
+// of this table, never anything from the request (the script reads the
+// id or name from the address).
+var pages = []struct{ pattern, page string }{
+	{"GET /{$}", "sessions"},
+	{"GET /sessions/{id}", "session"},
+	{"GET /scenarios/{name}", "scenario"},
+	{"GET /messages/{id}", "message"},
 }
 
 // Handler returns the UI: the pages at /, /sessions/{id},
@@ -53,9 +55,12 @@ func Handler() http.Handler {
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
+	shell := mustRead(assets, "page.html")
+	missing := mustRead(assets, "404.html")
 	mux := http.NewServeMux()
 	for _, p := range pages {
-		mux.Handle(p.pattern, page(assets, p.file))
+		b := bytes.Replace(shell, []byte(`data-page="{page}"`), []byte(`data-page="`+p.page+`"`), 1)
+		mux.HandleFunc(p.pattern, func(w http.ResponseWriter, r *http.Request) { serveHTML(w, b, http.StatusOK) })
 	}
 	alerts, err := json.Marshal(alertTable())
 	if err != nil {
@@ -66,14 +71,14 @@ func Handler() http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(alerts)
 	})
-	mux.Handle("GET /static/", http.StripPrefix("/static/", assetServer(assets)))
+	mux.Handle("GET /static/", http.StripPrefix("/static/", assetServer(assets, missing)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		notFound(w, assets)
+		serveHTML(w, missing, http.StatusNotFound)
 	})
 	return secure(mux)
 }
@@ -92,24 +97,18 @@ func secure(h http.Handler) http.Handler {
 	})
 }
 
-// page serves one HTML shell. A mux that fails to match a method gets
-// here only for GET and HEAD, as the patterns say.
-func page(assets fs.FS, file string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		serveHTML(w, assets, file, http.StatusOK)
-	})
-}
-
-func notFound(w http.ResponseWriter, assets fs.FS) {
-	serveHTML(w, assets, "404.html", http.StatusNotFound)
-}
-
-func serveHTML(w http.ResponseWriter, assets fs.FS, file string, status int) {
-	b, err := fs.ReadFile(assets, file)
+// mustRead reads an embedded file, read once when the handler is made.
+func mustRead(assets fs.FS, name string) []byte {
+	b, err := fs.ReadFile(assets, name)
 	if err != nil {
-		http.Error(w, "missing page "+file, http.StatusInternalServerError)
-		return
+		panic(err) // the embedded tree is fixed at build time
 	}
+	return b
+}
+
+// serveHTML answers with a page. A mux that fails to match a method gets
+// to the pages only for GET and HEAD, as the patterns say.
+func serveHTML(w http.ResponseWriter, b []byte, status int) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// The shells are tiny and change with the binary; revalidating
 	// keeps a browser from mixing an old page with a new script.
@@ -120,12 +119,12 @@ func serveHTML(w http.ResponseWriter, assets fs.FS, file string, status int) {
 
 // assetServer serves the embedded CSS and scripts, with no directory
 // listings (a directory or a missing file is a 404).
-func assetServer(assets fs.FS) http.Handler {
+func assetServer(assets fs.FS, missing []byte) http.Handler {
 	files := http.FileServerFS(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := path.Clean(strings.TrimPrefix(r.URL.Path, "/"))
 		if fi, err := fs.Stat(assets, name); err != nil || fi.IsDir() || strings.HasSuffix(name, ".html") {
-			notFound(w, assets)
+			serveHTML(w, missing, http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-cache")

@@ -40,7 +40,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/static/alerts.json", 200, "application/json", "illegal_parameter"},
 		{"GET", "/static/", 404, "text/html", "Not found"},
-		{"GET", "/static/index.html", 404, "text/html", "Not found"},
+		{"GET", "/static/page.html", 404, "text/html", "Not found"},
 		{"GET", "/static/nope.js", 404, "text/html", "Not found"},
 		{"GET", "/sessions/", 404, "text/html", "Not found"},
 		{"GET", "/sessions/a/b", 404, "text/html", "Not found"},
