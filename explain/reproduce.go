@@ -92,7 +92,7 @@ func isLabScenario(name string) bool {
 }
 
 // kindReasons maps explain's kinds to the reasons of the catalogue's
-// expectations (profiles.Failure, RFC 8460 result types), so that a
+// expectations (result.Reason, RFC 8460 result types), so that a
 // reproduction uses a profile that fails for the same reason.
 var kindReasons = map[string]string{
 	KindTLSAlert:                "tls-alert",

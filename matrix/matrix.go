@@ -11,6 +11,7 @@ import (
 
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/sender"
 )
@@ -18,10 +19,10 @@ import (
 // Cell is one (scenario, profile) attempt and its verdict
 // (docs/contracts.md: the matrix's JSON).
 type Cell struct {
-	Scenario string           `json:"scenario"`
-	Profile  string           `json:"profile"`
-	Outcome  profiles.Outcome `json:"outcome"`
-	Reason   string           `json:"reason"`
+	Scenario string         `json:"scenario"`
+	Profile  string         `json:"profile"`
+	Outcome  result.Outcome `json:"outcome"`
+	Reason   string         `json:"reason"`
 	// Expected is the scenario's evidenced expectation, nil for none.
 	Expected *string `json:"expected"`
 	// Evidence cites the expectation, nil for none.
@@ -112,7 +113,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 			rep.Scenario = sc.Name
 			cell.Report = rep
-			cell.Outcome, cell.Reason = rep.Outcome, rep.Reason
+			cell.Outcome, cell.Reason = rep.Outcome, string(rep.Reason)
 			judge(cell, sc)
 		}()
 	}

@@ -6,14 +6,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 )
 
 // Short renders a cell in a few characters: the outcome, and the alert or
 // reason that explains it.
 func (c *Cell) Short() string {
-	out := map[profiles.Outcome]string{
-		profiles.Delivered: "ok", profiles.DeliveredPlaintext: "plain", profiles.Deferred: "DEFER", profiles.Bounced: "BOUNCE",
+	out := map[result.Outcome]string{
+		result.Delivered: "ok", result.DeliveredPlaintext: "plain", result.Deferred: "DEFER", result.Bounced: "BOUNCE",
 	}[c.Outcome]
 	if out == "" {
 		out = string(c.Outcome)
@@ -34,7 +34,7 @@ func (c *Cell) Short() string {
 		detail = "untrusted"
 	case c.Reason == "certificate-host-mismatch":
 		detail = "name"
-	case c.Reason != "" && c.Outcome != profiles.Delivered:
+	case c.Reason != "" && c.Outcome != result.Delivered:
 		detail = c.Reason
 	}
 	if detail != "" {

@@ -10,19 +10,20 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/sender"
 )
 
 // Unknown is the outcome of a profile probe cannot judge.
-const Unknown profiles.Outcome = "unknown"
+const Unknown result.Outcome = "unknown"
 
 // Prediction is one profile's predicted outcome.
 type Prediction struct {
-	Profile string           `json:"profile"`
-	Outcome profiles.Outcome `json:"outcome"`
-	Reason  string           `json:"reason"`
-	Why     string           `json:"why,omitempty"`
-	Report  *sender.Report   `json:"report"`
+	Profile string         `json:"profile"`
+	Outcome result.Outcome `json:"outcome"`
+	Reason  string         `json:"reason"`
+	Why     string         `json:"why,omitempty"`
+	Report  *sender.Report `json:"report"`
 }
 
 // Result is a whole probe.
@@ -65,8 +66,8 @@ func Run(ctx context.Context, opts Options) *Result {
 				pred.Outcome, pred.Reason = Unknown, "dnssec-unknown"
 				pred.Why = "the resolver does not authenticate its answers (no AD), so whether this sender applies DANE here cannot be judged; use --resolver with a validating resolver"
 			default:
-				pred.Outcome, pred.Reason = rep.Outcome, rep.Reason
-				if rep.Reason == "probe" {
+				pred.Outcome, pred.Reason = rep.Outcome, string(rep.Reason)
+				if rep.Reason == result.Probe {
 					pred.Reason = ""
 				}
 				pred.Why = rep.BounceText

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/sender"
 )
@@ -29,10 +30,10 @@ func TestProbeAgainstLab(t *testing.T) {
 	for _, p := range res.Predictions {
 		got[p.Profile] = p
 	}
-	if p := got["postfix-dane"]; p.Outcome != profiles.Deferred || p.Reason != "tlsa-invalid" {
+	if p := got["postfix-dane"]; p.Outcome != result.Deferred || p.Reason != "tlsa-invalid" {
 		t.Errorf("postfix-dane: %+v", p)
 	}
-	if p := got["postfix-may"]; p.Outcome != profiles.Delivered {
+	if p := got["postfix-may"]; p.Outcome != result.Delivered {
 		t.Errorf("postfix-may: %+v", p)
 	}
 	// No mail was sent: every session QUIT before MAIL FROM. Wait until

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mxlab/mxlab/internal/catalog"
 	"github.com/mxlab/mxlab/internal/strictyaml"
+	"github.com/mxlab/mxlab/result"
 )
 
 // Profile is how one sending MTA delivers.
@@ -37,7 +38,7 @@ type Profile struct {
 	// Verify is what the sender checks after the handshake.
 	Verify Verification `yaml:"verify" json:"verify"`
 	// On says what the sender does on each kind of failure.
-	On map[Failure]Reaction `yaml:"on" json:"on"`
+	On map[result.Reason]Reaction `yaml:"on" json:"on"`
 	// Delivered is the log or status text on success.
 	Delivered string `yaml:"delivered" json:"delivered"`
 	// Evidence cites, per behaviour key (starttls, sni, tls, verify,
@@ -98,45 +99,17 @@ type Verification struct {
 	// DANE validates against TLSA records when the MX's TLSA lookup is
 	// authenticated (AD) and usable records exist (RFC 7672).
 	DANE bool `yaml:"dane" json:"dane"`
+	// DANEChecks are what the sender checks beyond RFC 7672 once a
+	// DANE-EE record matched: "validity" (dates) and "names", which RFC
+	// 7672 §3.1.1 says to ignore but Microsoft 365 documents checking
+	// (4/5.7.322 certificate-expired, 5.7.325 certificate-host-mismatch).
+	DANEChecks []string `yaml:"dane_checks" json:"dane_checks,omitempty"`
 }
-
-// Failure is a kind of delivery failure a profile reacts to.
-type Failure string
-
-// Failures, in the order a delivery meets them.
-const (
-	FailDNSNXDomain      Failure = "dns-nxdomain"
-	FailDNSServfail      Failure = "dns-servfail"
-	FailConnectRefused   Failure = "connect-refused"
-	FailTimeout          Failure = "timeout"
-	FailSTARTTLSMissing  Failure = "starttls-not-supported"
-	FailTLSAlert         Failure = "tls-alert"
-	FailCertNotTrusted   Failure = "certificate-not-trusted"
-	FailCertHostMismatch Failure = "certificate-host-mismatch"
-	FailDANE             Failure = "tlsa-invalid"
-	FailRejected         Failure = "rejected"
-)
-
-var failures = []Failure{FailDNSNXDomain, FailDNSServfail, FailConnectRefused, FailTimeout, FailSTARTTLSMissing,
-	FailTLSAlert, FailCertNotTrusted, FailCertHostMismatch, FailDANE, FailRejected}
-
-// Outcome is how an attempt ends (docs/contracts.md, the sender's report).
-type Outcome string
-
-// Outcomes.
-const (
-	Delivered          Outcome = "delivered"
-	DeliveredPlaintext Outcome = "delivered-plaintext"
-	Deferred           Outcome = "deferred"
-	Bounced            Outcome = "bounced"
-)
-
-var outcomes = []Outcome{Delivered, DeliveredPlaintext, Deferred, Bounced}
 
 // Reaction is what a sender does on one kind of failure.
 type Reaction struct {
 	// Outcome of the attempt.
-	Outcome Outcome `yaml:"outcome" json:"outcome"`
+	Outcome result.Outcome `yaml:"outcome" json:"outcome"`
 	// QuitAfterHandshake: the sender says QUIT right after the
 	// handshake (a DANE sender on a mismatch) instead of just closing.
 	QuitAfterHandshake bool `yaml:"quit_after_handshake" json:"quit_after_handshake,omitempty"`
@@ -146,6 +119,14 @@ type Reaction struct {
 	Message string `yaml:"message" json:"message"`
 	// Later is what the sender does on its next attempts.
 	Later []Later `yaml:"later" json:"later,omitempty"`
+	// Assumed says why this reaction is assumed when no evidence backs
+	// it (which other behaviour it was modelled on): a reaction is either
+	// evidenced (Profile.Evidence["on.<failure>"]) or says it is assumed.
+	Assumed string `yaml:"assumed" json:"assumed,omitempty"`
+	// DANE, when set, replaces this reaction when DANE applies to the
+	// MX (authenticated, usable TLSA records): a DANE sender that is
+	// opportunistic elsewhere must not fall back (RFC 7672 §2.2).
+	DANE *Reaction `yaml:"dane" json:"dane,omitempty"`
 }
 
 // Later is one predicted later attempt.
@@ -153,7 +134,7 @@ type Later struct {
 	// After is an ISO 8601 duration from the first attempt ("PT15M").
 	After string `yaml:"after" json:"after"`
 	// Outcome of that attempt.
-	Outcome Outcome `yaml:"outcome" json:"outcome"`
+	Outcome result.Outcome `yaml:"outcome" json:"outcome"`
 	// Why, in a few words.
 	Why string `yaml:"why" json:"why,omitempty"`
 }
@@ -185,7 +166,7 @@ func ParseISODuration(s string) (time.Duration, error) {
 var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
 // messagePlaceholders are what reaction messages may use (sender.render).
-var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3"}
+var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3"}
 
 func (p *Profile) validate() error {
 	if !catalog.NameRE.MatchString(p.Name) {
@@ -205,6 +186,11 @@ func (p *Profile) validate() error {
 			return err
 		}
 	}
+	for i, c := range p.Verify.DANEChecks {
+		if err := catalog.OneOf(fmt.Sprintf("verify.dane_checks[%d]", i), c, []string{"validity", "names"}); err != nil {
+			return err
+		}
+	}
 	for i, id := range p.TLS.AnonymousSuites {
 		if !regexp.MustCompile(`^[0-9a-f]{4}$`).MatchString(id) {
 			return fmt.Errorf("tls.anonymous_suites[%d]: %q is not a 4-digit hex suite id", i, id)
@@ -219,27 +205,16 @@ func (p *Profile) validate() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		f := Failure(k)
-		if err := catalog.OneOf("on", f, failures); err != nil {
+		f := result.Reason(k)
+		if err := catalog.OneOf("on", f, result.Failures); err != nil {
 			return err
 		}
 		r := p.On[f]
-		if err := catalog.OneOf("on."+k+".outcome", r.Outcome, outcomes); err != nil {
+		if err := r.validate("on."+k, p.Evidence["on."+k] != ""); err != nil {
 			return err
-		}
-		if err := catalog.CheckTemplate("on."+k+".message", r.Message, messagePlaceholders...); err != nil {
-			return err
-		}
-		for i, l := range r.Later {
-			if _, err := ParseISODuration(l.After); err != nil {
-				return fmt.Errorf("on.%s.later[%d].after: %w", k, i, err)
-			}
-			if err := catalog.OneOf(fmt.Sprintf("on.%s.later[%d].outcome", k, i), l.Outcome, outcomes); err != nil {
-				return err
-			}
 		}
 	}
-	for _, f := range failures {
+	for _, f := range result.Failures {
 		if _, ok := p.On[f]; !ok {
 			return fmt.Errorf("on.%s: missing (every failure needs a reaction)", f)
 		}
@@ -252,20 +227,51 @@ func (p *Profile) validate() error {
 	return nil
 }
 
+// validate checks a reaction at key; evidenced says whether the profile
+// cites evidence for it.
+func (r *Reaction) validate(key string, evidenced bool) error {
+	if err := catalog.OneOf(key+".outcome", r.Outcome, result.Outcomes); err != nil {
+		return err
+	}
+	if err := catalog.CheckTemplate(key+".message", r.Message, messagePlaceholders...); err != nil {
+		return err
+	}
+	for i, l := range r.Later {
+		if _, err := ParseISODuration(l.After); err != nil {
+			return fmt.Errorf("%s.later[%d].after: %w", key, i, err)
+		}
+		if err := catalog.OneOf(fmt.Sprintf("%s.later[%d].outcome", key, i), l.Outcome, result.Outcomes); err != nil {
+			return err
+		}
+	}
+	if !evidenced && strings.TrimSpace(r.Assumed) == "" {
+		return fmt.Errorf("%s: no evidence (evidence.%s) and no assumed: say what the reaction is modelled on", key, key)
+	}
+	if r.DANE != nil {
+		if r.DANE.DANE != nil {
+			return fmt.Errorf("%s.dane.dane: a DANE reaction cannot have its own", key)
+		}
+		if err := r.DANE.validate(key+".dane", evidenced); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func evidenceKey(k string) bool {
 	switch k {
 	case "starttls", "sni", "tls", "verify", "delivered":
 		return true
 	}
 	f, ok := strings.CutPrefix(k, "on.")
-	return ok && catalog.OneOf("", Failure(f), failures) == nil
+	return ok && catalog.OneOf("", result.Reason(f), result.Failures) == nil
 }
 
 // Unconfirmed lists the behaviour keys that carry no evidence.
 func (p *Profile) Unconfirmed() []string {
 	var out []string
 	keys := []string{"starttls", "sni", "tls", "verify", "delivered"}
-	for _, f := range failures {
+	for _, f := range result.Failures {
 		keys = append(keys, "on."+string(f))
 	}
 	for _, k := range keys {

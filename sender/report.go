@@ -17,6 +17,7 @@ package sender
 
 import (
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/tlsalert"
 )
 
@@ -26,8 +27,8 @@ type Report struct {
 	Profile    string           `json:"profile"`
 	Scenario   string           `json:"scenario,omitempty"`
 	To         string           `json:"to"`
-	Outcome    profiles.Outcome `json:"outcome"`
-	Reason     string           `json:"reason"`
+	Outcome    result.Outcome   `json:"outcome"`
+	Reason     result.Reason    `json:"reason"`
 	Steps      []Step           `json:"steps"`
 	TLS        *TLSReport       `json:"tls"`
 	DANE       DANEReport       `json:"dane"`

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/mxlab/mxlab/dane"
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/tlsalert"
 )
 
@@ -101,7 +103,10 @@ type attempt struct {
 	// plaintext after a failed handshake (Exim's tls_tempfail_tryclear).
 	clearAfterAlert bool
 	// failure is what ended the attempt, "" while it goes on.
-	failure profiles.Failure
+	failure result.Reason
+	// while is what the sender was doing, in Postfix's words
+	// (smtp_proto.c's "where"), for {while} in reaction messages.
+	while string
 }
 
 func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
@@ -123,6 +128,7 @@ func (a *attempt) run(ctx context.Context) {
 	}
 	defer conn.Close()
 	c := newClient(conn, a.opts.Timeout, &a.rep.Transcript)
+	a.while = "receiving the initial server greeting"
 	code, lines, err := c.reply()
 	if err != nil {
 		a.netFailure(err)
@@ -130,9 +136,10 @@ func (a *attempt) run(ctx context.Context) {
 	}
 	a.step(Step{"step": "banner", "reply": lastLine(lines)})
 	if code != 220 {
-		a.react(profiles.FailRejected, lastLine(lines))
+		a.react(result.Rejected, lastLine(lines))
 		return
 	}
+	a.while = "performing the EHLO handshake"
 	code, lines, err = c.cmd("EHLO " + a.opts.HELO)
 	if err != nil {
 		a.netFailure(err)
@@ -144,7 +151,7 @@ func (a *attempt) run(ctx context.Context) {
 	}
 	a.step(Step{"step": "ehlo", "keywords": kws})
 	if code != 250 {
-		a.react(profiles.FailRejected, lastLine(lines))
+		a.react(result.Rejected, lastLine(lines))
 		return
 	}
 
@@ -153,13 +160,14 @@ func (a *attempt) run(ctx context.Context) {
 		return
 	}
 	if !hasKeyword(kws, "STARTTLS") {
-		if a.tlsRequired() && !a.react(profiles.FailSTARTTLSMissing, "") {
+		if a.tlsRequired() && !a.react(result.STARTTLSNotSupported, "") {
 			c.cmd("QUIT")
 			return
 		}
 		a.deliver(c, false)
 		return
 	}
+	a.while = "receiving the STARTTLS response"
 	code, lines, err = c.cmd("STARTTLS")
 	if err != nil {
 		a.netFailure(err)
@@ -167,7 +175,9 @@ func (a *attempt) run(ctx context.Context) {
 	}
 	a.step(Step{"step": "starttls", "reply": lastLine(lines)})
 	if code != 220 {
-		if !a.react(profiles.FailSTARTTLSMissing, lastLine(lines)) {
+		// RFC 3207 §4: 454 and the like leave the session in plaintext;
+		// whether the sender goes on there is its policy.
+		if !a.react(result.STARTTLSRefused, lastLine(lines)) {
 			c.cmd("QUIT")
 			return
 		}
@@ -194,7 +204,7 @@ func (a *attempt) run(ctx context.Context) {
 		if err != nil {
 			a.netFailure(err)
 		} else {
-			a.react(profiles.FailRejected, lastLine(lines))
+			a.react(result.Rejected, lastLine(lines))
 		}
 		return
 	}
@@ -222,7 +232,7 @@ func (a *attempt) locate(ctx context.Context) bool {
 		a.port, _ = strconv.Atoi(portStr)
 	} else {
 		if a.opts.Resolver == nil {
-			a.finish(profiles.FailDNSServfail, "dns-servfail", "no resolver")
+			a.finish(result.DNSServfail, "no resolver")
 			return false
 		}
 		hosts, ad, err := a.opts.Resolver.lookupMX(ctx, a.domain)
@@ -246,7 +256,7 @@ func (a *attempt) locate(ctx context.Context) bool {
 	if a.opts.Resolver == nil {
 		r, err := SystemResolver()
 		if err != nil {
-			a.finish(profiles.FailDNSServfail, "dns-servfail", err.Error())
+			a.finish(result.DNSServfail, err.Error())
 			return false
 		}
 		a.opts.Resolver = r
@@ -380,7 +390,15 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 		}
 		step["error"] = err.Error()
 		a.rep.Transcript = append(a.rep.Transcript, "TLS: handshake failed: "+err.Error())
-		a.netFailure(err)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+			a.netFailure(err)
+			return nil, false
+		}
+		// Closed or reset with no alert (drop-after-220): a handshake
+		// failure, not a lost SMTP connection (Postfix logs "Cannot start
+		// TLS: handshake failure" for both, smtp_proto.c).
+		a.clearAfterAlert = a.react(result.HandshakeFailed, "")
 		return nil, false
 	}
 	st := tc.ConnectionState()
@@ -416,12 +434,12 @@ func (a *attempt) reactTLSAlert() {
 				What: "delivered over anonymous TLS",
 				Why:  "Go's crypto/tls got " + a.alert.String() + ", but the server picks an anonymous suite this sender's real TLS stack offers",
 			})
-			a.rep.Outcome, a.rep.Reason = profiles.Delivered, "anonymous-tls"
+			a.rep.Outcome, a.rep.Reason = result.Delivered, result.AnonymousTLS
 			a.rep.BounceText = a.render(a.p.Delivered)
 			return
 		}
 	}
-	a.clearAfterAlert = a.react(profiles.FailTLSAlert, "")
+	a.clearAfterAlert = a.react(result.TLSAlert, "")
 }
 
 // deliverInClear is the second connection of a sender that retries in
@@ -438,7 +456,7 @@ func (a *attempt) deliverInClear(ctx context.Context) {
 		if err != nil {
 			a.netFailure(err)
 		} else {
-			a.react(profiles.FailRejected, lastLine(lines))
+			a.react(result.Rejected, lastLine(lines))
 		}
 		return
 	}
@@ -447,7 +465,7 @@ func (a *attempt) deliverInClear(ctx context.Context) {
 		if err != nil {
 			a.netFailure(err)
 		} else {
-			a.react(profiles.FailRejected, lastLine(lines))
+			a.react(result.Rejected, lastLine(lines))
 		}
 		return
 	}
@@ -468,23 +486,42 @@ func (a *attempt) verify(tc *tls.Conn) bool {
 		if res.Verified {
 			a.rep.DANE.Result = "verified"
 			step["dane"] = "verified"
-			return true
+			return a.daneChecks(chain)
 		}
 		a.rep.DANE.Result, a.rep.DANE.Detail = "failed", res.Detail
 		step["dane"] = "failed: " + res.Detail
-		return a.react(profiles.FailDANE, "")
+		return a.react(result.TLSAInvalid, "")
 	}
 	switch pkix {
 	case "trusted":
 		return true
 	case "host-mismatch":
-		return a.react(profiles.FailCertHostMismatch, "")
+		return a.react(result.CertificateHostMismatch, "")
+	case "expired":
+		return a.react(result.CertificateExpired, "")
 	default:
-		return a.react(profiles.FailCertNotTrusted, "")
+		return a.react(result.CertificateNotTrusted, "")
 	}
 }
 
-// pkix is the chain's verdict: trusted, host-mismatch, or not-trusted.
+// daneChecks applies the checks a profile makes beyond RFC 7672 once a
+// DANE-EE record matched (Microsoft 365 checks dates and names); false
+// when the attempt ended.
+func (a *attempt) daneChecks(chain []*x509.Certificate) bool {
+	leaf, now := chain[0], a.opts.Now()
+	for _, check := range a.p.Verify.DANEChecks {
+		switch {
+		case check == "validity" && (now.Before(leaf.NotBefore) || now.After(leaf.NotAfter)):
+			return a.react(result.CertificateExpired, "")
+		case check == "names" && leaf.VerifyHostname(a.mx) != nil:
+			return a.react(result.CertificateHostMismatch, "")
+		}
+	}
+	return true
+}
+
+// pkix is the chain's verdict: trusted, expired, host-mismatch, or
+// not-trusted.
 func (a *attempt) pkix(chain []*x509.Certificate) string {
 	if len(chain) == 0 {
 		return "not-trusted"
@@ -495,6 +532,10 @@ func (a *attempt) pkix(chain []*x509.Certificate) string {
 	}
 	opts := x509.VerifyOptions{Roots: a.opts.Roots, Intermediates: inter, CurrentTime: a.opts.Now()}
 	if _, err := chain[0].Verify(opts); err != nil {
+		var inv x509.CertificateInvalidError
+		if errors.As(err, &inv) && inv.Reason == x509.Expired {
+			return "expired"
+		}
 		return "not-trusted"
 	}
 	if chain[0].VerifyHostname(a.mx) != nil && chain[0].VerifyHostname(a.domain) != nil {
@@ -505,13 +546,13 @@ func (a *attempt) pkix(chain []*x509.Certificate) string {
 
 // deliver sends the message (or, probing, QUITs before MAIL FROM).
 func (a *attempt) deliver(c *client, overTLS bool) {
-	ok := profiles.Delivered
+	ok := result.Delivered
 	if !overTLS {
-		ok = profiles.DeliveredPlaintext
+		ok = result.DeliveredPlaintext
 	}
 	if a.opts.Probe {
 		c.cmd("QUIT")
-		a.rep.Outcome, a.rep.Reason = ok, "probe"
+		a.rep.Outcome, a.rep.Reason = ok, result.Probe
 		a.rep.BounceText = "probe: stopped before MAIL FROM"
 		return
 	}
@@ -525,12 +566,14 @@ func (a *attempt) deliver(c *client, overTLS bool) {
 		}
 		a.step(Step{"step": "auth", "reply": lastLine(lines)})
 		if code != 235 {
-			a.react(profiles.FailRejected, lastLine(lines))
+			a.react(result.Rejected, lastLine(lines))
 			c.cmd("QUIT")
 			return
 		}
 	}
-	for _, line := range []string{"MAIL FROM:<" + a.opts.From + ">", "RCPT TO:<" + a.to + ">", "DATA"} {
+	phases := []string{"sending MAIL FROM", "sending RCPT TO", "sending DATA command"}
+	for i, line := range []string{"MAIL FROM:<" + a.opts.From + ">", "RCPT TO:<" + a.to + ">", "DATA"} {
+		a.while = phases[i]
 		code, lines, err := c.cmd(line)
 		if err != nil {
 			a.netFailure(err)
@@ -549,6 +592,7 @@ func (a *attempt) deliver(c *client, overTLS bool) {
 	}
 	msg := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: mxlab test from %s\r\nDate: %s\r\nMessage-ID: <%d.%s>\r\n\r\nA test message sent by mxlab as %s.\r\n.",
 		a.opts.From, a.to, a.p.Name, a.opts.Now().Format(time.RFC1123Z), a.opts.Now().UnixNano(), a.opts.HELO, a.p.Title)
+	a.while = "sending end of data -- message may be sent more than once"
 	code, lines, err := c.cmd(msg)
 	if err != nil {
 		a.netFailure(err)
@@ -563,31 +607,31 @@ func (a *attempt) deliver(c *client, overTLS bool) {
 	c.cmd("QUIT")
 	a.reply = lastLine(lines)
 	a.rep.Outcome, a.rep.Reason = ok, ""
-	if overTLS && a.rep.Outcome == profiles.Delivered && len(a.tlsa) > 0 {
-		a.rep.Reason = "dane-verified"
+	if overTLS && a.rep.Outcome == result.Delivered && len(a.tlsa) > 0 {
+		a.rep.Reason = result.DANEVerified
 	}
 	a.rep.BounceText = a.render(a.p.Delivered)
 }
 
 func (a *attempt) rejected(code int, line string) {
 	if code >= 500 {
-		a.react(profiles.FailRejected, line)
+		a.react(result.Rejected, line)
 		return
 	}
 	a.reply = line
-	a.rep.Outcome, a.rep.Reason = profiles.Deferred, "rejected-temporarily"
+	a.rep.Outcome, a.rep.Reason = result.Deferred, result.RejectedTemporarily
 	a.rep.BounceText = line
 }
 
 // react applies the profile's reaction to a failure; it returns true when
 // the sender carries on (the reaction's outcome is a delivery).
-func (a *attempt) react(f profiles.Failure, reply string) bool {
-	r := a.p.On[f]
+func (a *attempt) react(f result.Reason, reply string) bool {
+	r := a.reaction(f)
 	if reply != "" {
 		a.reply = reply
 	}
 	a.rep.Transcript = append(a.rep.Transcript, "sender: "+string(f)+" -> "+string(r.Outcome))
-	if r.Outcome == profiles.Delivered || r.Outcome == profiles.DeliveredPlaintext {
+	if r.Outcome == result.Delivered || r.Outcome == result.DeliveredPlaintext {
 		// The sender carries on; what it logs about it is part of the
 		// story, its final status comes with the delivery.
 		if r.Message != "" {
@@ -595,15 +639,25 @@ func (a *attempt) react(f profiles.Failure, reply string) bool {
 		}
 		return true
 	}
-	a.finish(f, string(f), "")
+	a.finish(f, "")
 	return false
 }
 
-// finish sets the outcome from the profile's reaction to f.
-func (a *attempt) finish(f profiles.Failure, reason, detail string) {
+// reaction is the profile's reaction to f: its DANE variant where DANE
+// applies to the MX.
+func (a *attempt) reaction(f result.Reason) profiles.Reaction {
 	r := a.p.On[f]
+	if r.DANE != nil && len(a.tlsa) > 0 {
+		return *r.DANE
+	}
+	return r
+}
+
+// finish sets the outcome from the profile's reaction to f.
+func (a *attempt) finish(f result.Reason, detail string) {
+	r := a.reaction(f)
 	a.failure = f
-	a.rep.Outcome, a.rep.Reason = r.Outcome, reason
+	a.rep.Outcome, a.rep.Reason = r.Outcome, f
 	a.rep.Later = append(a.rep.Later, r.Later...)
 	a.rep.BounceText = a.render(r.Message)
 	if a.rep.BounceText == "" {
@@ -613,23 +667,23 @@ func (a *attempt) finish(f profiles.Failure, reason, detail string) {
 
 func (a *attempt) dnsFailure(err error) {
 	if errors.Is(err, ErrNXDomain) {
-		a.finish(profiles.FailDNSNXDomain, "dns-nxdomain", err.Error())
+		a.finish(result.DNSNXDomain, err.Error())
 		return
 	}
-	a.finish(profiles.FailDNSServfail, "dns-servfail", err.Error())
+	a.finish(result.DNSServfail, err.Error())
 }
 
 func (a *attempt) netFailure(err error) {
 	var ne net.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		a.finish(profiles.FailConnectRefused, "connect-refused", err.Error())
+		a.finish(result.ConnectRefused, err.Error())
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
-		a.finish(profiles.FailTimeout, "timeout", err.Error())
+		a.finish(result.Timeout, err.Error())
 	default:
 		// A connection the server dropped mid-dialogue: MTAs defer
 		// ("lost connection"), as on a timeout.
-		a.finish(profiles.FailTimeout, "connection-lost", err.Error())
+		a.finish(result.ConnectionLost, err.Error())
 		a.rep.BounceText = "lost connection: " + err.Error()
 	}
 }
@@ -638,6 +692,7 @@ func (a *attempt) netFailure(err error) {
 func (a *attempt) render(tmpl string) string {
 	vars := []string{
 		"{mx}", a.mx, "{ip}", a.ip, "{port}", strconv.Itoa(a.port), "{domain}", a.domain, "{reply}", a.reply,
+		"{reply_dsn}", replyDSN(a.reply), "{while}", a.while,
 	}
 	if a.alert != nil {
 		d := a.alert.Description
@@ -670,3 +725,18 @@ func (w *alertWatch) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// replyDSN is a reply's enhanced status code (RFC 3463), or the one its
+// basic code implies (x.0.0), as Postfix puts in dsn=.
+func replyDSN(reply string) string {
+	f := strings.Fields(reply)
+	if len(f) == 0 || len(f[0]) < 3 {
+		return ""
+	}
+	if len(f) > 1 && enhancedRE.MatchString(f[1]) {
+		return f[1]
+	}
+	return f[0][:1] + ".0.0"
+}
+
+var enhancedRE = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)

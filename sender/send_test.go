@@ -18,6 +18,7 @@ import (
 	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/sender"
 )
 
@@ -91,23 +92,23 @@ func sendTo(t *testing.T, prof, scenario string, edit func(*sender.Options)) *se
 func TestPostfixPaths(t *testing.T) {
 	tests := []struct {
 		profile, scenario string
-		outcome           profiles.Outcome
-		reason            string
+		outcome           result.Outcome
+		reason            result.Reason
 		bounce            string // substring of bounce_text
 		sni               string // "" none, "-" no handshake
 		quit              bool   // QUIT in the transcript right after the handshake
 	}{
-		{"postfix-may", "baseline", profiles.Delivered, "", "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ", "", false},
-		{"postfix-may", "no-starttls", profiles.DeliveredPlaintext, "", "status=sent (250 2.0.0 ", "-", false},
-		{"postfix-may", "no-shared-cipher", profiles.Deferred, "tls-alert", "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)", "", false},
-		{"postfix-may", "sni-reject", profiles.Delivered, "", "status=sent (250 OK id=", "", false},
-		{"postfix-encrypt", "no-starttls", profiles.Deferred, "starttls-not-supported", "dsn=4.7.4, status=deferred (TLS is required, but was not offered by host _", "-", false},
-		{"postfix-verify", "self-signed", profiles.Deferred, "certificate-not-trusted", "dsn=4.7.5, status=deferred (Server certificate not verified)", "", false},
-		{"postfix-verify", "sni-reject", profiles.Deferred, "certificate-host-mismatch", "Server certificate not verified", "", false},
-		{"postfix-verify", "tlsa-mismatch", profiles.Delivered, "", "status=sent", "", false},
-		{"postfix-dane", "baseline", profiles.Delivered, "dane-verified", "status=sent", "mx.baseline.mxlab.test", false},
-		{"postfix-dane", "tlsa-mismatch", profiles.Deferred, "tlsa-invalid", "dsn=4.7.5, status=deferred (Server certificate not verified)", "mx.tlsa-mismatch.mxlab.test", true},
-		{"postfix-dane", "self-signed", profiles.Delivered, "", "status=sent", "", false},
+		{"postfix-may", "baseline", result.Delivered, "", "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ", "", false},
+		{"postfix-may", "no-starttls", result.DeliveredPlaintext, "", "status=sent (250 2.0.0 ", "-", false},
+		{"postfix-may", "no-shared-cipher", result.Deferred, "tls-alert", "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)", "", false},
+		{"postfix-may", "sni-reject", result.Delivered, "", "status=sent (250 OK id=", "", false},
+		{"postfix-encrypt", "no-starttls", result.Deferred, "starttls-not-supported", "dsn=4.7.4, status=deferred (TLS is required, but was not offered by host _", "-", false},
+		{"postfix-verify", "self-signed", result.Deferred, "certificate-not-trusted", "dsn=4.7.5, status=deferred (Server certificate not verified)", "", false},
+		{"postfix-verify", "sni-reject", result.Deferred, "certificate-host-mismatch", "Server certificate not verified", "", false},
+		{"postfix-verify", "tlsa-mismatch", result.Delivered, "", "status=sent", "", false},
+		{"postfix-dane", "baseline", result.Delivered, "dane-verified", "status=sent", "mx.baseline.mxlab.test", false},
+		{"postfix-dane", "tlsa-mismatch", result.Deferred, "tlsa-invalid", "dsn=4.7.5, status=deferred (Server certificate not verified)", "mx.tlsa-mismatch.mxlab.test", true},
+		{"postfix-dane", "self-signed", result.Delivered, "", "status=sent", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile+"/"+tt.scenario, func(t *testing.T) {
@@ -150,7 +151,7 @@ func mxOf(rep *sender.Report) string {
 
 func TestLaterAndLog(t *testing.T) {
 	rep := sendTo(t, "postfix-may", "no-shared-cipher", nil)
-	if len(rep.Later) != 1 || rep.Later[0].After != "PT5M" || rep.Later[0].Outcome != profiles.DeliveredPlaintext {
+	if len(rep.Later) != 1 || rep.Later[0].After != "PT5M" || rep.Later[0].Outcome != result.DeliveredPlaintext {
 		t.Errorf("later %+v: Postfix at may retries in plaintext after minimal_backoff_time", rep.Later)
 	}
 	if rep.TLS.AlertReceived == nil || rep.TLS.AlertReceived.Code != 40 {
@@ -189,15 +190,15 @@ func TestNetworkFailures(t *testing.T) {
 	tests := []struct {
 		name    string
 		edit    func(*sender.Options)
-		outcome profiles.Outcome
-		reason  string
+		outcome result.Outcome
+		reason  result.Reason
 	}{
-		{"nxdomain", func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }, profiles.Bounced, "dns-nxdomain"},
+		{"nxdomain", func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }, result.Bounced, "dns-nxdomain"},
 		{"servfail", func(o *sender.Options) {
 			o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 300 * time.Millisecond}
-		}, profiles.Deferred, "dns-servfail"},
-		{"refused", func(o *sender.Options) { o.Server = refusedAddr }, profiles.Deferred, "connect-refused"},
-		{"timeout", func(o *sender.Options) { o.Server = silent.Addr().String(); o.Timeout = 300 * time.Millisecond }, profiles.Deferred, "timeout"},
+		}, result.Deferred, "dns-servfail"},
+		{"refused", func(o *sender.Options) { o.Server = refusedAddr }, result.Deferred, "connect-refused"},
+		{"timeout", func(o *sender.Options) { o.Server = silent.Addr().String(); o.Timeout = 300 * time.Millisecond }, result.Deferred, "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,7 +244,7 @@ func TestAnonymousInference(t *testing.T) {
 	}
 	front := startTLSFront(t, tlsAddr)
 	rep := sendTo(t, "postfix-may", "baseline", func(o *sender.Options) { o.Server = front })
-	if rep.Outcome != profiles.Delivered || rep.Reason != "anonymous-tls" || len(rep.Inferred) < 2 {
+	if rep.Outcome != result.Delivered || rep.Reason != "anonymous-tls" || len(rep.Inferred) < 2 {
 		t.Fatalf("outcome %s (%s), inferred %+v; steps %v", rep.Outcome, rep.Reason, rep.Inferred, rep.Steps)
 	}
 	if !strings.Contains(rep.Inferred[0].What, "_anon_") {
@@ -251,7 +252,7 @@ func TestAnonymousInference(t *testing.T) {
 	}
 	// Gmail offers no anonymous suite: it just gets the alert.
 	rep = sendTo(t, "postfix-verify", "baseline", func(o *sender.Options) { o.Server = front })
-	if rep.Outcome != profiles.Deferred || len(rep.Inferred) != 0 {
+	if rep.Outcome != result.Deferred || len(rep.Inferred) != 0 {
 		t.Errorf("postfix-verify: %s, inferred %v", rep.Outcome, rep.Inferred)
 	}
 }
@@ -313,7 +314,7 @@ func startTLSFront(t *testing.T, tlsAddr string) string {
 func TestOtherSenders(t *testing.T) {
 	t.Run("gmail/sni-reject", func(t *testing.T) {
 		rep := sendTo(t, "gmail", "sni-reject", nil)
-		if rep.Outcome != profiles.Deferred || rep.Reason != "tls-alert" || rep.TLS.SNISent == nil || !strings.HasPrefix(*rep.TLS.SNISent, "_dc-mx.") {
+		if rep.Outcome != result.Deferred || rep.Reason != "tls-alert" || rep.TLS.SNISent == nil || !strings.HasPrefix(*rep.TLS.SNISent, "_dc-mx.") {
 			t.Fatalf("%s (%s), sni %v", rep.Outcome, rep.Reason, rep.TLS.SNISent)
 		}
 		// BoringSSL: 0x10000000 + 1000 + 47 = 0x10000417.
@@ -322,13 +323,13 @@ func TestOtherSenders(t *testing.T) {
 				t.Errorf("bounce_text %q lacks %q", rep.BounceText, want)
 			}
 		}
-		if len(rep.Later) == 0 || rep.Later[len(rep.Later)-1].Outcome != profiles.Bounced {
+		if len(rep.Later) == 0 || rep.Later[len(rep.Later)-1].Outcome != result.Bounced {
 			t.Errorf("later %+v: Gmail bounces after its retry window", rep.Later)
 		}
 	})
 	t.Run("exim/no-shared-cipher", func(t *testing.T) {
 		rep := sendTo(t, "exim", "no-shared-cipher", nil)
-		if rep.Outcome != profiles.DeliveredPlaintext {
+		if rep.Outcome != result.DeliveredPlaintext {
 			t.Fatalf("%s (%s): %s", rep.Outcome, rep.Reason, strings.Join(rep.Transcript, "\n"))
 		}
 		connects := 0
@@ -343,13 +344,13 @@ func TestOtherSenders(t *testing.T) {
 	})
 	t.Run("outlook/tlsa-mismatch", func(t *testing.T) {
 		rep := sendTo(t, "outlook", "tlsa-mismatch", nil)
-		if rep.Outcome != profiles.Deferred || rep.Reason != "tlsa-invalid" || !strings.Contains(rep.BounceText, "4.7.323") {
+		if rep.Outcome != result.Deferred || rep.Reason != "tlsa-invalid" || !strings.Contains(rep.BounceText, "4.7.323") {
 			t.Errorf("%s (%s): %s", rep.Outcome, rep.Reason, rep.BounceText)
 		}
 	})
 	t.Run("sendmail/tlsa-mismatch", func(t *testing.T) {
 		rep := sendTo(t, "sendmail", "tlsa-mismatch", nil)
-		if rep.Outcome != profiles.Delivered || rep.DANE.LookedUp {
+		if rep.Outcome != result.Delivered || rep.DANE.LookedUp {
 			t.Errorf("%s, dane %+v: sendmail has no DANE", rep.Outcome, rep.DANE)
 		}
 	})
@@ -366,21 +367,21 @@ func TestEveryProfileFailurePaths(t *testing.T) {
 	refused.Close()
 	c, _ := profiles.Builtin()
 	cases := []struct {
-		failure profiles.Failure
+		failure result.Reason
 		edit    func(*sender.Options)
 	}{
-		{profiles.FailDNSNXDomain, func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }},
-		{profiles.FailDNSServfail, func(o *sender.Options) {
+		{result.DNSNXDomain, func(o *sender.Options) { o.To = "a@nonexistent.mxlab.test" }},
+		{result.DNSServfail, func(o *sender.Options) {
 			o.Resolver = &sender.Resolver{Addr: refusedAddr, Timeout: 200 * time.Millisecond}
 		}},
-		{profiles.FailConnectRefused, func(o *sender.Options) { o.Server = refusedAddr }},
+		{result.ConnectRefused, func(o *sender.Options) { o.Server = refusedAddr }},
 	}
 	for _, p := range c.All() {
 		for _, tc := range cases {
 			t.Run(p.Name+"/"+string(tc.failure), func(t *testing.T) {
 				rep := sendTo(t, p.Name, "baseline", tc.edit)
 				want := p.On[tc.failure]
-				if rep.Outcome != want.Outcome || rep.Reason != string(tc.failure) {
+				if rep.Outcome != want.Outcome || rep.Reason != tc.failure {
 					t.Errorf("%s (%s), want %s (%s)", rep.Outcome, rep.Reason, want.Outcome, tc.failure)
 				}
 				if len(rep.Later) != len(want.Later) {

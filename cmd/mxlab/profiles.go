@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 )
 
 func newProfilesCmd(env *cliEnv) *cobra.Command {
@@ -87,7 +88,7 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 	sort.Strings(keys)
 	fmt.Fprintln(w, "\non failure:")
 	for _, k := range keys {
-		r := p.On[profiles.Failure(k)]
+		r := p.On[result.Reason(k)]
 		fmt.Fprintf(w, "  %s: %s", k, r.Outcome)
 		if r.QuitAfterHandshake {
 			fmt.Fprint(w, ", QUIT after the handshake")

@@ -14,6 +14,7 @@ import (
 	"github.com/mxlab/mxlab/certs"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/sender"
 )
 
@@ -88,9 +89,9 @@ configuration.`,
 				printReport(env.stdout, rep)
 			}
 			switch rep.Outcome {
-			case profiles.Deferred:
+			case result.Deferred:
 				return exitError{code: exitDeferred}
-			case profiles.Bounced:
+			case result.Bounced:
 				return exitError{code: exitBounced}
 			}
 			return nil
