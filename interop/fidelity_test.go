@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/mxlab/mxlab/lab"
-	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
+	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/sender"
 	"github.com/mxlab/mxlab/server"
 )
@@ -20,9 +21,27 @@ import (
 // (postfix-<level>).
 var levels = []string{"may", "encrypt", "dane", "verify"}
 
-// mxScenarios are the scenarios an MTA delivers to (submission is not an
-// MX).
-var mxScenarios = []string{"baseline", "no-starttls", "sni-reject", "no-shared-cipher", "self-signed", "tlsa-mismatch"}
+// mxScenarios are the scenarios an MTA delivers to: every MX scenario
+// of the built-in catalogue (submission is not an MX), in catalogue
+// order, so that a new scenario file is measured with no Go change.
+var mxScenarios = builtinMXScenarios()
+
+// builtinMXScenarios reads the names of the built-in catalogue's MX
+// scenarios. The catalogue is embedded in the binary, so an error is a
+// broken build, like a bad regexp.MustCompile: it panics.
+func builtinMXScenarios() []string {
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		panic(fmt.Sprintf("interop: the built-in scenario catalogue: %v", err))
+	}
+	var names []string
+	for _, s := range cat.All() {
+		if s.Kind == scenarios.KindMX {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
 
 // cell is one level × scenario: the prediction and what real Postfix did.
 type cell struct {
@@ -373,13 +392,13 @@ func observedSide(d *Delivery, rec *server.Record) Side {
 	s := Side{Outcome: d.Status, Status: d.StatusText()}
 	switch d.Status {
 	case "sent":
-		s.Outcome = string(profiles.DeliveredPlaintext)
+		s.Outcome = string(result.DeliveredPlaintext)
 		if d.TLS != "" {
-			s.Outcome = string(profiles.Delivered)
+			s.Outcome = string(result.Delivered)
 		}
 		s.Status = Status{DSN: d.DSN, Status: d.Status}.String()
 	case "expired":
-		s.Outcome = string(profiles.Bounced)
+		s.Outcome = string(result.Bounced)
 	}
 	s.Note = fmt.Sprintf("delay=%gs", d.Delay)
 	if d.TLS != "" {
@@ -395,7 +414,7 @@ func observedSide(d *Delivery, rec *server.Record) Side {
 }
 
 func isDelivered(outcome string) bool {
-	return outcome == string(profiles.Delivered) || outcome == string(profiles.DeliveredPlaintext)
+	return outcome == string(result.Delivered) || outcome == string(result.DeliveredPlaintext)
 }
 
 // diffSides lists how prediction and observation differ. The status is
