@@ -1,10 +1,12 @@
-// Package certs keeps the lab's PKI: a CA, one leaf per scenario and the
-// broken variants scenarios need, persisted under a directory so that users
-// can trust the CA once and TLSA records stay stable across restarts.
+// Package certs keeps the lab's PKI: a CA, an intermediate, a root nobody
+// trusts, one leaf per scenario and the broken variants scenarios need
+// (expired, not yet valid, self-signed, served without or with the wrong
+// intermediate, from the untrusted root), persisted under a directory so
+// that users can trust the CA once and TLSA records stay stable across
+// restarts.
 package certs
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -34,67 +36,41 @@ const (
 	ECDSAP256 KeyType = "ecdsa-p256"
 )
 
-const (
-	caValidity   = 10 * 365 * 24 * time.Hour
-	leafValidity = 397 * 24 * time.Hour // the CA/B Forum's maximum
-	// renewBefore re-issues a leaf that would expire this soon, so a lab
-	// started now does not serve a certificate that expires mid-run.
-	renewBefore = 7 * 24 * time.Hour
-)
-
-// Store is a lab PKI rooted in a directory.
+// Store is a lab PKI rooted in a directory: the lab CA (ca/), the lab
+// intermediate it signed (intermediate/), a second intermediate that
+// wrong-intermediate chains serve (intermediate-other/), a root nobody
+// trusts (untrusted-ca/), and the leaves (leaves/<name>/).
+//
+// Open makes every authority up front, so that Leaf only reads them.
 type Store struct {
-	dir    string
-	now    func() time.Time
-	ca     *x509.Certificate
-	caKey  crypto.Signer
-	caPath string
+	dir                                            string
+	now                                            func() time.Time
+	ca, intermediate, otherIntermediate, untrusted *authority
 }
 
-// Open loads the CA under dir, creating the directory and the CA on first
-// use. now supplies the time certificates are issued at (nil: time.Now).
+// Open loads the store under dir, creating the directory, the lab CA, the
+// intermediates and the untrusted CA on first use, and re-issuing (same
+// key and name) any of them that expired or, for a lab CA made before
+// intermediates existed, that forbids intermediates. now supplies the
+// time certificates are issued at (nil: time.Now).
 func Open(dir string, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "ca"), 0o700); err != nil {
-		return nil, fmt.Errorf("certs: %w", err)
-	}
-	s := &Store{dir: dir, now: now, caPath: filepath.Join(dir, "ca", "ca.pem")}
-	key, err := s.key(filepath.Join(dir, "ca", "ca-key.pem"), ECDSAP256)
-	if err != nil {
+	s := &Store{dir: dir, now: now}
+	var err error
+	if s.ca, err = s.authority(labCA, nil); err != nil {
 		return nil, err
 	}
-	s.caKey = key
-	if cert, err := readCert(s.caPath); err == nil && samePublicKey(cert.PublicKey, key.Public()) && s.now().Before(cert.NotAfter) {
-		s.ca = cert
-		return s, nil
-	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if s.intermediate, err = s.authority(labIntermediate, s.ca); err != nil {
 		return nil, err
 	}
-	serial, err := newSerial()
-	if err != nil {
+	if s.otherIntermediate, err = s.authority(otherIntermediate, s.ca); err != nil {
 		return nil, err
 	}
-	now = s.now
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "mxlab test CA", Organization: []string{"mxlab"}},
-		NotBefore:             now().Add(-time.Hour),
-		NotAfter:              now().Add(caValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, fmt.Errorf("certs: creating the CA: %w", err)
-	}
-	if err := writePEM(s.caPath, "CERTIFICATE", der, 0o644); err != nil {
+	if s.untrusted, err = s.authority(untrustedCA, nil); err != nil {
 		return nil, err
 	}
-	s.ca, _ = x509.ParseCertificate(der)
 	return s, nil
 }
 
@@ -102,15 +78,37 @@ func Open(dir string, now func() time.Time) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // CA returns the lab CA certificate.
-func (s *Store) CA() *x509.Certificate { return s.ca }
+func (s *Store) CA() *x509.Certificate { return s.ca.cert }
 
 // CAPath returns the path of the CA certificate's PEM file.
-func (s *Store) CAPath() string { return s.caPath }
+func (s *Store) CAPath() string { return s.ca.path }
 
 // CAPool returns a pool holding only the lab CA.
-func (s *Store) CAPool() *x509.CertPool {
+func (s *Store) CAPool() *x509.CertPool { return pool(s.ca.cert) }
+
+// Intermediate returns the lab intermediate CA, the issuer of
+// IssuerIntermediate leaves.
+func (s *Store) Intermediate() *x509.Certificate { return s.intermediate.cert }
+
+// IntermediatePath returns the path of the lab intermediate's PEM file:
+// what a client given a leaf-only chain would need (openssl verify
+// -untrusted).
+func (s *Store) IntermediatePath() string { return s.intermediate.path }
+
+// UntrustedCA returns the root that issues IssuerUntrusted leaves.
+func (s *Store) UntrustedCA() *x509.Certificate { return s.untrusted.cert }
+
+// UntrustedCAPath returns the path of the untrusted root's PEM file: a
+// client told to trust it accepts IssuerUntrusted leaves, which shows
+// that the issuer is their only fault.
+func (s *Store) UntrustedCAPath() string { return s.untrusted.path }
+
+// UntrustedCAPool returns a pool holding only the untrusted root.
+func (s *Store) UntrustedCAPool() *x509.CertPool { return pool(s.untrusted.cert) }
+
+func pool(c *x509.Certificate) *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(s.ca)
+	p.AddCert(c)
 	return p
 }
 
@@ -123,20 +121,38 @@ type LeafSpec struct {
 	DNSNames []string
 	// IPs are IP subjectAltNames.
 	IPs []net.IP
-	// SelfSigned makes the leaf sign itself instead of the lab CA.
+	// SelfSigned makes the leaf sign itself instead of the lab CA; it is
+	// Issuer: IssuerSelf.
 	SelfSigned bool
 	// Key is the key algorithm (default RSA2048).
 	Key KeyType
+	// Issuer signs the leaf (default IssuerCA).
+	Issuer Issuer
+	// Chain is what is served after the leaf (default ChainFull).
+	// ChainLeafOnly and ChainWrongIntermediate need IssuerIntermediate.
+	Chain Chain
+	// NotBefore and NotAfter are the validity as offsets from the time of
+	// issue; zero takes the default (-1h and +397 days), and NotAfter
+	// must come after NotBefore. NotBefore -400 days with NotAfter -30
+	// days is a leaf that expired 30 days ago; NotBefore +30 days one
+	// that is not yet valid. A leaf with the default validity is renewed
+	// a week before it expires; any other is kept at its offsets, within
+	// a day, however expired.
+	NotBefore, NotAfter time.Duration
 }
 
 // Leaf is an issued certificate with its key and files.
 type Leaf struct {
 	// Cert is the parsed leaf.
 	Cert *x509.Certificate
-	// TLS is the certificate ready for crypto/tls (leaf only: MTAs send
-	// the leaf and intermediates, never the root).
+	// Chain is what is served after the leaf, in order: intermediates,
+	// never the root, as MTAs send them.
+	Chain []*x509.Certificate
+	// TLS is the certificate ready for crypto/tls: the leaf then Chain.
 	TLS tls.Certificate
-	// CertPath and KeyPath are the PEM files.
+	// CertPath and KeyPath are the PEM files. CertPath holds the leaf
+	// then Chain, what is served (a "fullchain" file, as Postfix's
+	// smtpd_tls_cert_file and LoadFiles read it).
 	CertPath, KeyPath string
 }
 
@@ -153,6 +169,16 @@ func (s *Store) Leaf(spec LeafSpec) (*Leaf, error) {
 	if spec.Key == "" {
 		spec.Key = RSA2048
 	}
+	iss, ch, err := spec.signing()
+	if err != nil {
+		return nil, err
+	}
+	w, err := spec.window()
+	if err != nil {
+		return nil, err
+	}
+	p := leafPlan{spec: spec, window: w, now: s.now()}
+	p.parent, p.chain = s.signer(iss, ch)
 	dir := filepath.Join(s.dir, "leaves", spec.Name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("certs: %w", err)
@@ -162,22 +188,39 @@ func (s *Store) Leaf(spec LeafSpec) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := readCert(l.CertPath)
+	stored, err := ReadCerts(l.CertPath)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	if err != nil || !s.fits(cert, key, spec) {
-		if cert, err = s.issue(l.CertPath, key, spec); err != nil {
-			return nil, err
-		}
+	if err == nil && p.fits(stored, key) {
+		l.Cert = stored[0]
+	} else if l.Cert, err = p.issue(l.CertPath, key); err != nil {
+		return nil, err
 	}
-	l.Cert = cert
-	l.TLS = tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+	l.Chain = p.chain
+	l.TLS = tls.Certificate{Certificate: [][]byte{l.Cert.Raw}, PrivateKey: key, Leaf: l.Cert}
+	for _, c := range p.chain {
+		l.TLS.Certificate = append(l.TLS.Certificate, c.Raw)
+	}
 	return l, nil
 }
 
-// fits reports whether an existing certificate can be served for spec.
-func (s *Store) fits(cert *x509.Certificate, key crypto.Signer, spec LeafSpec) bool {
+// leafPlan is a LeafSpec resolved against the store: what to issue, by
+// whom, and what to serve with it.
+type leafPlan struct {
+	spec   LeafSpec
+	window window
+	// parent signs the leaf; nil: the leaf signs itself.
+	parent *authority
+	// chain is served after the leaf.
+	chain []*x509.Certificate
+	now   time.Time
+}
+
+// fits reports whether a stored certificate file (leaf then chain) can be
+// served for the plan: same key, names, validity window, issuer and chain.
+func (p leafPlan) fits(stored []*x509.Certificate, key crypto.Signer) bool {
+	cert, spec := stored[0], p.spec
 	if !samePublicKey(cert.PublicKey, key.Public()) {
 		return false
 	}
@@ -189,17 +232,22 @@ func (s *Store) fits(cert *x509.Certificate, key crypto.Signer, spec LeafSpec) b
 			return false
 		}
 	}
-	now := s.now()
-	if now.Before(cert.NotBefore) || now.Add(renewBefore).After(cert.NotAfter) {
+	if !p.window.fits(cert, p.now) {
 		return false
 	}
-	if spec.SelfSigned {
-		return cert.CheckSignatureFrom(cert) == nil && bytes.Equal(cert.RawIssuer, cert.RawSubject)
+	if !slices.EqualFunc(stored[1:], p.chain, (*x509.Certificate).Equal) {
+		return false
 	}
-	return cert.CheckSignatureFrom(s.ca) == nil
+	if p.parent == nil {
+		return selfSigned(cert)
+	}
+	return signedBy(cert, p.parent.cert)
 }
 
-func (s *Store) issue(path string, key crypto.Signer, spec LeafSpec) (*x509.Certificate, error) {
+// issue signs a leaf for key and writes it, followed by the chain, to
+// path.
+func (p leafPlan) issue(path string, key crypto.Signer) (*x509.Certificate, error) {
+	spec := p.spec
 	serial, err := newSerial()
 	if err != nil {
 		return nil, err
@@ -215,8 +263,8 @@ func (s *Store) issue(path string, key crypto.Signer, spec LeafSpec) (*x509.Cert
 		Subject:      pkix.Name{CommonName: cn},
 		DNSNames:     spec.DNSNames,
 		IPAddresses:  spec.IPs,
-		NotBefore:    s.now().Add(-time.Hour),
-		NotAfter:     s.now().Add(leafValidity),
+		NotBefore:    p.now.Add(p.window.notBefore),
+		NotAfter:     p.now.Add(p.window.notAfter),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
@@ -224,18 +272,26 @@ func (s *Store) issue(path string, key crypto.Signer, spec LeafSpec) (*x509.Cert
 		// RSA key exchange (TLS 1.0-1.2 non-ECDHE suites) needs it.
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	parent, signer := s.ca, s.caKey
-	if spec.SelfSigned {
-		parent, signer = tmpl, key
+	issuer, signer := tmpl, key
+	if p.parent != nil {
+		issuer, signer = p.parent.cert, p.parent.key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), signer)
 	if err != nil {
 		return nil, fmt.Errorf("certs: issuing %s: %w", spec.Name, err)
 	}
-	if err := writePEM(path, "CERTIFICATE", der, 0o644); err != nil {
+	ders := [][]byte{der}
+	for _, c := range p.chain {
+		ders = append(ders, c.Raw)
+	}
+	if err := writePEM(path, "CERTIFICATE", 0o644, ders...); err != nil {
 		return nil, err
 	}
-	return x509.ParseCertificate(der)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("certs: %w", err)
+	}
+	return cert, nil
 }
 
 // key loads the private key at path, or creates one of type kt there.
@@ -275,7 +331,7 @@ func (s *Store) key(path string, kt KeyType) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: %w", err)
 	}
-	if err := writePEM(path, "PRIVATE KEY", der, 0o600); err != nil {
+	if err := writePEM(path, "PRIVATE KEY", 0o600, der); err != nil {
 		return nil, err
 	}
 	return signer, nil
@@ -293,7 +349,15 @@ func LoadFiles(certFile, keyFile string) (*Leaf, error) {
 		return nil, fmt.Errorf("certs: %s: %w", certFile, err)
 	}
 	c.Leaf = leaf
-	return &Leaf{Cert: leaf, TLS: c, CertPath: certFile, KeyPath: keyFile}, nil
+	l := &Leaf{Cert: leaf, TLS: c, CertPath: certFile, KeyPath: keyFile}
+	for i, der := range c.Certificate[1:] {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("certs: %s: certificate %d: %w", certFile, i+2, err)
+		}
+		l.Chain = append(l.Chain, cert)
+	}
+	return l, nil
 }
 
 // ReadCerts parses every CERTIFICATE block of a PEM file, in order.
@@ -332,17 +396,20 @@ func readCert(path string) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-// writePEM writes atomically (temp file, then rename) so that a crash or
-// a second lab on the same directory never leaves half a file.
-func writePEM(path, typ string, der []byte, mode os.FileMode) error {
+// writePEM writes one PEM block of type typ per DER, in order. It writes
+// atomically (temp file, then rename) so that a crash or a second lab on
+// the same directory never leaves half a file.
+func writePEM(path, typ string, mode os.FileMode, ders ...[]byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("certs: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := pem.Encode(tmp, &pem.Block{Type: typ, Bytes: der}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("certs: %w", err)
+	for _, der := range ders {
+		if err := pem.Encode(tmp, &pem.Block{Type: typ, Bytes: der}); err != nil {
+			tmp.Close()
+			return fmt.Errorf("certs: %w", err)
+		}
 	}
 	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
