@@ -370,10 +370,18 @@ func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.A
 	}
 	switch sc.TLS.Certificate {
 	case scenarios.CertCASigned, scenarios.CertSelfSigned:
-		site.leaf, err = l.store.Leaf(certs.LeafSpec{
-			Name: sc.Name, DNSNames: n.certNames(sc.TLS.Names),
-			SelfSigned: sc.TLS.Certificate == scenarios.CertSelfSigned, Key: certs.KeyType(sc.TLS.Key),
-		})
+		// Validated when the scenario loaded.
+		notBefore, _ := sc.TLS.NotBefore.Duration("")
+		notAfter, _ := sc.TLS.NotAfter.Duration("")
+		spec := certs.LeafSpec{
+			Name: sc.Name, DNSNames: n.certNames(sc.TLS.Names), Key: certs.KeyType(sc.TLS.Key),
+			Issuer: certs.Issuer(sc.TLS.Issuer), Chain: certs.Chain(sc.TLS.Chain),
+			NotBefore: notBefore, NotAfter: notAfter,
+		}
+		if sc.TLS.Certificate == scenarios.CertSelfSigned {
+			spec.Issuer, spec.Chain = certs.IssuerSelf, certs.ChainFull
+		}
+		site.leaf, err = l.store.Leaf(spec)
 	case scenarios.CertFile:
 		site.leaf, err = certs.LoadFiles(sc.TLS.CertFile, sc.TLS.KeyFile)
 	}

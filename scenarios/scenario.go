@@ -7,8 +7,10 @@ package scenarios
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mxlab/mxlab/internal/catalog"
+	"github.com/mxlab/mxlab/result"
 )
 
 // Scenario is one receiving-server misconfiguration, with its lesson.
@@ -42,6 +44,9 @@ type Scenario struct {
 	TLS TLS `yaml:"tls" json:"tls,omitempty"`
 	// DNS holds what the lab's DNS publishes for the scenario.
 	DNS DNS `yaml:"dns" json:"dns,omitempty"`
+	// Faults are what the server does wrong at named points of a
+	// session, beyond its TLS rules (faults.go).
+	Faults []Fault `yaml:"faults" json:"faults,omitempty"`
 	// Why is the one line the matrix prints: why the senders that fail
 	// fail and why the others do not.
 	Why string `yaml:"why" json:"why,omitempty"`
@@ -113,6 +118,19 @@ type TLS struct {
 	Names []string `yaml:"names" json:"names,omitempty"`
 	// Key is the key type of generated certificates (default rsa-2048).
 	Key KeyType `yaml:"key" json:"key,omitempty"`
+	// Issuer is who signs a ca-signed certificate: lab-ca (default),
+	// lab-intermediate, or untrusted-ca (a second CA no client trusts).
+	Issuer Issuer `yaml:"issuer" json:"issuer,omitempty"`
+	// Chain is what the server sends after its certificate: full
+	// (default: every intermediate), leaf-only (the missing-intermediate
+	// mistake) or wrong-intermediate.
+	Chain Chain `yaml:"chain" json:"chain,omitempty"`
+	// NotBefore and NotAfter place the validity window relative to the
+	// lab's start, as signed durations with a d (day) unit allowed:
+	// "-400d" and "-30d" make a certificate that expired 30 days ago.
+	// Empty: an hour ago and 397 days from now.
+	NotBefore RelTime `yaml:"not_before" json:"not_before,omitempty"`
+	NotAfter  RelTime `yaml:"not_after" json:"not_after,omitempty"`
 	// MinVersion and MaxVersion bound the versions offered ("1.0".."1.3");
 	// empty means Go's defaults.
 	MinVersion Version `yaml:"min_version" json:"min_version,omitempty"`
@@ -180,6 +198,26 @@ const (
 	CertFile CertKind = "file"
 )
 
+// Issuer is who signs a scenario's certificate.
+type Issuer string
+
+// Issuers.
+const (
+	IssuerLabCA           Issuer = "lab-ca"
+	IssuerLabIntermediate Issuer = "lab-intermediate"
+	IssuerUntrustedCA     Issuer = "untrusted-ca"
+)
+
+// Chain is what a server sends after its own certificate.
+type Chain string
+
+// Chains.
+const (
+	ChainFull              Chain = "full"
+	ChainLeafOnly          Chain = "leaf-only"
+	ChainWrongIntermediate Chain = "wrong-intermediate"
+)
+
 // KeyType is the key algorithm of a generated certificate.
 type KeyType string
 
@@ -221,9 +259,9 @@ const (
 // Expectation is what a sender profile is expected to do on a scenario.
 type Expectation struct {
 	// Outcome is delivered, delivered-plaintext, deferred or bounced.
-	Outcome string `yaml:"outcome" json:"outcome,omitempty"`
-	// Reason is the expected reason code.
-	Reason string `yaml:"reason" json:"reason,omitempty"`
+	Outcome result.Outcome `yaml:"outcome" json:"outcome,omitempty"`
+	// Reason is the expected reason (result.Reasons), "" for any.
+	Reason result.Reason `yaml:"reason" json:"reason,omitempty"`
 	// Evidence cites a measured run, a source line, a document or a report.
 	Evidence string `yaml:"evidence" json:"evidence,omitempty"`
 }
@@ -233,6 +271,8 @@ var (
 	conditions = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only, NotTLS}
 	certKinds  = []CertKind{CertCASigned, CertSelfSigned, CertNone, CertFile}
 	keyTypes   = []KeyType{KeyRSA2048, KeyECDSAP256}
+	issuers    = []Issuer{IssuerLabCA, IssuerLabIntermediate, IssuerUntrustedCA}
+	chains     = []Chain{ChainFull, ChainLeafOnly, ChainWrongIntermediate}
 	versions   = []Version{"1.0", "1.1", "1.2", "1.3"}
 	tlsaKinds  = []TLSAKind{TLSANone, TLSACurrent, TLSAPrevious}
 	mechs      = []string{"PLAIN", "LOGIN"}
@@ -258,6 +298,12 @@ func (s *Scenario) applyDefaults() {
 	if s.TLS.Key == "" {
 		s.TLS.Key = KeyRSA2048
 	}
+	if s.TLS.Issuer == "" {
+		s.TLS.Issuer = IssuerLabCA
+	}
+	if s.TLS.Chain == "" {
+		s.TLS.Chain = ChainFull
+	}
 	if s.DNS.TLSA == "" {
 		s.DNS.TLSA = TLSANone
 	}
@@ -281,7 +327,30 @@ func (s *Scenario) validate() error {
 		catalog.OneOf("kind", s.Kind, kinds),
 		catalog.OneOf("tls.certificate", s.TLS.Certificate, certKinds),
 		catalog.OneOf("tls.key", s.TLS.Key, keyTypes),
+		catalog.OneOf("tls.issuer", s.TLS.Issuer, issuers),
+		catalog.OneOf("tls.chain", s.TLS.Chain, chains),
 		catalog.OneOf("dns.tlsa", s.DNS.TLSA, tlsaKinds),
+	}
+	nb, nbErr := s.TLS.NotBefore.Duration("tls.not_before")
+	na, naErr := s.TLS.NotAfter.Duration("tls.not_after")
+	checks = append(checks, nbErr, naErr)
+	if s.TLS.NotBefore == "" {
+		nb = -time.Hour // certs' default
+	}
+	if s.TLS.NotAfter == "" {
+		na = 397 * 24 * time.Hour
+	}
+	if nbErr == nil && naErr == nil && na <= nb {
+		checks = append(checks, fmt.Errorf("tls.not_after: %s is not after tls.not_before %s", s.TLS.NotAfter, s.TLS.NotBefore))
+	}
+	if s.TLS.Certificate != CertCASigned && (s.TLS.Issuer != IssuerLabCA || s.TLS.Chain != ChainFull) {
+		checks = append(checks, fmt.Errorf("tls.issuer, tls.chain: only a ca-signed certificate has an issuer and a chain (tls.certificate is %s)", s.TLS.Certificate))
+	}
+	if s.TLS.Chain == ChainWrongIntermediate && s.TLS.Issuer != IssuerLabIntermediate {
+		checks = append(checks, fmt.Errorf("tls.chain: wrong-intermediate needs tls.issuer: lab-intermediate (a chain with an intermediate)"))
+	}
+	for i, f := range s.Faults {
+		checks = append(checks, f.validate(fmt.Sprintf("faults[%d]", i)))
 	}
 	if s.TLS.MinVersion != "" {
 		checks = append(checks, catalog.OneOf("tls.min_version", s.TLS.MinVersion, versions))
@@ -304,7 +373,10 @@ func (s *Scenario) validate() error {
 		}
 	}
 	for prof, e := range s.Expectations {
-		checks = append(checks, catalog.OneOf("expectations."+prof+".outcome", e.Outcome, []string{"delivered", "delivered-plaintext", "deferred", "bounced"}))
+		checks = append(checks, catalog.OneOf("expectations."+prof+".outcome", e.Outcome, result.Outcomes))
+		if e.Reason != "" {
+			checks = append(checks, catalog.OneOf("expectations."+prof+".reason", e.Reason, result.Reasons))
+		}
 		if e.Evidence == "" {
 			checks = append(checks, fmt.Errorf("expectations.%s.evidence: missing (an expectation without evidence is not one: leave the profile out)", prof))
 		}

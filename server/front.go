@@ -52,6 +52,11 @@ type conn struct {
 	credsMayFollow bool
 	secretInput    bool
 	authRefused    bool // the AUTH being handled was refused at once
+	// dataRule and dataDelay are the data rule a recipient's address
+	// chose for the transaction (faults.go).
+	dataRule   string
+	dataDelay  time.Duration
+	resetByLab bool // a fault closes with RST: no close_notify
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,9 +156,16 @@ func (c *conn) run() EndReason {
 		c.note("backend greeting: %v", err)
 		return EndClosedByLab
 	}
-	c.reply(c.banner())
+	if end, done, ok := c.fault(scenarios.AtConnect); done {
+		return end
+	} else if !ok {
+		c.reply(c.banner())
+	}
 	if err := c.flush(); err != nil {
 		return c.endFromError(err)
+	}
+	if end, done, _ := c.fault(scenarios.AtBanner); done {
+		return end
 	}
 	for {
 		line, err := c.readLine(c.srv.cfg.Timeouts.Command)
@@ -231,6 +243,17 @@ func (c *conn) dispatch(line string) (EndReason, bool) {
 		}
 		c.writeHiding(c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyUnknown, vars{arg: arg, line: line}, nil), line, arg)
 		return "", false
+	}
+	if p, ok := commandPoints[verb]; ok {
+		if end, done, ok := c.fault(p); ok {
+			c.count(verb, false)
+			return end, done
+		}
+	}
+	if verb == "MAIL" || verb == "RCPT" {
+		if end, done, ok := c.addressFault(verb, arg); ok {
+			return end, done
+		}
 	}
 	switch verb {
 	case "STARTTLS":
@@ -345,6 +368,10 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		c.write(c.limitReply(scenarios.ReplyTooManyRecipients, vars{arg: arg, line: line, addr: angleAddr(arg)}))
 		return "", false
 	}
+	if f := c.dotFault(); verb == "DATA" && f != nil && c.rcpts > 0 {
+		// The message will be refused: go-smtp must not take it.
+		return c.refuseData(f)
+	}
 	code, lines, err := c.roundTrip(line + "\r\n")
 	if err != nil {
 		return c.backendGone(err)
@@ -354,13 +381,13 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 	switch verb {
 	case "EHLO":
 		if code == 250 {
-			c.rcpts = 0
+			c.resetTransaction()
 			c.helo = firstField(arg)
 			lines = c.ehloLines()
 		}
 	case "HELO":
 		if code == 250 {
-			c.rcpts = 0
+			c.resetTransaction()
 			c.helo = firstField(arg)
 			lines = c.dialectLines(d, scenarios.ReplyHELO, v, lines)
 		}
@@ -368,7 +395,7 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		v.addr = angleAddr(arg)
 		switch {
 		case code < 300 && verb == "MAIL":
-			c.rcpts = 0
+			c.resetTransaction()
 		case code < 300:
 			c.rcpts++
 		case code == 552 && verb == "MAIL":
@@ -380,7 +407,7 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		}
 	case "RSET", "NOOP", "VRFY":
 		if verb == "RSET" {
-			c.rcpts = 0
+			c.resetTransaction()
 		}
 		if code < 300 {
 			lines = c.dialectLines(d, scenarios.Reply(strings.ToLower(verb)), v, lines)
@@ -398,13 +425,16 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 			if err := c.flush(); err != nil {
 				return c.endFromError(err), true
 			}
-			if err := c.relayBody(); err != nil {
+			if err := c.readBody(c.toBackend); err != nil {
 				return c.endFromError(err), true
 			}
 			if code, lines, err = c.backendReply(); err != nil {
 				return c.backendGone(err)
 			}
-			c.rcpts = 0 // go-smtp resets the transaction after DATA
+			if err := c.slowData(); err != nil {
+				return c.endFromError(err), true
+			}
+			c.resetTransaction() // go-smtp resets the transaction after DATA
 			switch code {
 			case 250:
 				v.queueID = c.queueID
@@ -472,7 +502,7 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 	code, lines := r.code, r.lines
 	last := len(fields) == 2 && strings.EqualFold(fields[1], "LAST")
 	if last || code == 552 {
-		c.rcpts = 0 // the transaction ends (go-smtp resets after an over-size chunk)
+		c.resetTransaction() // the transaction ends (go-smtp resets after an over-size chunk)
 	}
 	if code == 552 {
 		lines = c.limitReply(scenarios.ReplyMessageTooBig, vars{})
@@ -520,9 +550,9 @@ func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool)
 	return "", false
 }
 
-// relayBody copies the DATA body to go-smtp up to and including the
-// lone "." line (RFC 5321 §4.1.1.4).
-func (c *conn) relayBody() error {
+// readBody passes the DATA body to sink (go-smtp, or nowhere) up to and
+// including the lone "." line (RFC 5321 §4.1.1.4).
+func (c *conn) readBody(sink func([]byte) error) error {
 	atLineStart := true
 	var size int64
 	defer func() {
@@ -536,7 +566,7 @@ func (c *conn) relayBody() error {
 		}
 		end := atLineStart && (bytes.Equal(chunk, []byte(".\r\n")) || bytes.Equal(chunk, []byte(".\n")))
 		size += int64(len(chunk))
-		if werr := c.toBackend(chunk); werr != nil {
+		if werr := sink(chunk); werr != nil {
 			return werr
 		}
 		if end {
@@ -792,7 +822,7 @@ func (c *conn) finish(end EndReason) {
 			_ = c.flush()
 		}
 		c.cancel()
-		if c.tls != nil && end != EndReset {
+		if c.tls != nil && end != EndReset && !c.resetByLab {
 			// A real server's SSL_shutdown: close_notify before FIN.
 			c.tls.SetWriteDeadline(time.Now().Add(time.Second))
 			_ = c.tls.CloseWrite()

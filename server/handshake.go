@@ -31,6 +31,11 @@ func (c *conn) startTLS() (EndReason, bool) {
 		c.replyKey(scenarios.ReplyStartTLSNotOffered, "", vars{})
 		return "", false
 	}
+	if end, done, ok := c.fault(scenarios.AtSTARTTLS); ok {
+		// The fault answered STARTTLS instead of "220 Ready".
+		c.count("STARTTLS", false)
+		return end, done
+	}
 	c.replyKey(scenarios.ReplyStartTLS, "", vars{})
 	if err := c.flush(); err != nil {
 		c.count("STARTTLS", false)
@@ -42,9 +47,16 @@ func (c *conn) startTLS() (EndReason, bool) {
 		c.note("discarded %d bytes sent after STARTTLS before the handshake", n)
 		_, _ = c.br.Discard(n)
 	}
+	if end, done, ok := c.fault(scenarios.AtTLSReady); ok && done {
+		c.count("STARTTLS", false)
+		return end, true
+	}
 	end, ok := c.handshake()
 	c.count("STARTTLS", ok)
 	if !ok {
+		return end, true
+	}
+	if end, done, _ := c.fault(scenarios.AtHandshake); done {
 		return end, true
 	}
 	return "", false
@@ -84,6 +96,10 @@ func (c *conn) handshake() (EndReason, bool) {
 			c.rec.ClientHello = hello
 			c.legacyVerdict(hello)
 			if rule, ok := match(c.srv.rules, hello); ok {
+				if rule.do != scenarios.DoAlert {
+					end, _ := c.applyFault(&scenarios.Fault{At: scenarios.AtClientHello, Do: rule.do, Log: rule.log})
+					return end, false
+				}
 				c.sendAlert(rule, hello.AlertVersion())
 				return EndClosedByLab, false
 			}

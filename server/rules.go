@@ -12,6 +12,9 @@ type rejection struct {
 	when  scenarios.Condition
 	alert tlsalert.Alert
 	log   string
+	// do is the fault's action for a ClientHello fault: alert (as
+	// tls.reject rules), close or reset.
+	do scenarios.Action
 }
 
 func compileRules(rules []scenarios.RejectRule) ([]rejection, error) {
@@ -21,7 +24,7 @@ func compileRules(rules []scenarios.RejectRule) ([]rejection, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: tls.reject[%d]: %w", i, err)
 		}
-		out = append(out, rejection{when: r.When, alert: tlsalert.Alert{Level: tlsalert.Fatal, Description: d}, log: r.Log})
+		out = append(out, rejection{when: r.When, alert: tlsalert.Alert{Level: tlsalert.Fatal, Description: d}, log: r.Log, do: scenarios.DoAlert})
 	}
 	return out, nil
 }

@@ -110,6 +110,7 @@ type Server struct {
 	cfg      Config
 	tls      *tls.Config
 	rules    []rejection
+	faults   map[scenarios.Point]*scenarios.Fault
 	smtp     *smtp.Server
 	backends *pipeListener
 	queueSeq atomic.Uint32
@@ -143,12 +144,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	faults, rules, err := compileFaults(sc, rules)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Certificate == nil && sc.SMTP.OffersSTARTTLS() {
 		if _, ok := match(rules, &ClientHello{}); !ok {
 			return nil, fmt.Errorf("server: %s: STARTTLS without a certificate needs a tls.reject rule with when: always", sc.Name)
 		}
 	}
-	s := &Server{cfg: cfg, rules: rules, conns: map[*conn]struct{}{}, from: map[string]int{}}
+	s := &Server{cfg: cfg, rules: rules, faults: faults, conns: map[*conn]struct{}{}, from: map[string]int{}}
 	if cfg.Certificate != nil {
 		if s.tls, err = tlsConfig(sc, cfg.Dialect, *cfg.Certificate); err != nil {
 			return nil, err
