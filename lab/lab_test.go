@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -72,7 +73,7 @@ func TestLayoutAndDNS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.DNS != layout.DNS || len(got.Scenarios) != 7 || got.CACert != layout.CACert {
+	if got.DNS != layout.DNS || len(got.Scenarios) != len(layout.Scenarios) || len(layout.Scenarios) != len(builtinNames(t)) || got.CACert != layout.CACert {
 		t.Errorf("manifest %+v", got)
 	}
 	ca, err := certs.ReadCerts(layout.CACert)
@@ -99,8 +100,8 @@ func TestLayoutAndDNS(t *testing.T) {
 				t.Errorf("A %s: %v, want %s", s.MX, r.Answer, s.Addr().Addr())
 			}
 			tlsa := query(t, layout.DNS, "_"+portString(s)+"._tcp."+s.MX, dns.TypeTLSA)
-			switch s.Name {
-			case "baseline", "tlsa-mismatch":
+			switch s.scenario.DNS.TLSA {
+			case scenarios.TLSACurrent, scenarios.TLSAPrevious:
 				if len(tlsa.Answer) != 1 || len(s.TLSA) != 2 {
 					t.Fatalf("TLSA: %v, layout %v", tlsa.Answer, s.TLSA)
 				}
@@ -111,7 +112,7 @@ func TestLayoutAndDNS(t *testing.T) {
 				want, _ := certs.NewTLSA(served[0], 3, 1, 1)
 				rec := tlsa.Answer[0].(*dns.TLSA)
 				matches := rec.Certificate == want.Data
-				if matches != (s.Name == "baseline") {
+				if matches != (s.scenario.DNS.TLSA == scenarios.TLSACurrent) {
 					t.Errorf("TLSA %s matches the served key: %v", rec.Certificate, matches)
 				}
 				if err := served[0].CheckSignatureFrom(ca[0]); err != nil {
@@ -207,7 +208,7 @@ func TestSharedPortLayout(t *testing.T) {
 		c.Addressing = Addressing{Port: port, Net: "127.0.9.0/24"}
 	})
 	for i, s := range l.Layout().Scenarios {
-		want := "127.0.9." + string(rune('1'+i)) + ":" + portOf(probe.Addr())
+		want := fmt.Sprintf("127.0.9.%d:%s", i+1, portOf(probe.Addr()))
 		if s.SMTP != want {
 			t.Errorf("%s at %s, want %s", s.Name, s.SMTP, want)
 		}
@@ -216,8 +217,9 @@ func TestSharedPortLayout(t *testing.T) {
 			t.Errorf("TLSA owner %s", s.TLSA[0].Owner)
 		}
 	}
-	if _, err := Plan(Config{StateDir: t.TempDir(), Addressing: Addressing{Port: 25, Net: "127.0.9.0/30"}}); err == nil || !strings.Contains(err.Error(), "has no address for scenario 4 of 7") {
-		t.Errorf("a /30 cannot hold 7 scenarios: %v", err)
+	n := len(l.Layout().Scenarios)
+	if _, err := Plan(Config{StateDir: t.TempDir(), Addressing: Addressing{Port: 25, Net: "127.0.9.0/30"}}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("has no address for scenario 4 of %d", n)) {
+		t.Errorf("a /30 cannot hold %d scenarios: %v", n, err)
 	}
 }
 
@@ -314,4 +316,15 @@ func TestHealth(t *testing.T) {
 	if err := l.Health(); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("closed lab: %v", err)
 	}
+}
+
+// builtinNames are the built-in catalogue's scenario names, which a lab
+// with no Scenarios setting runs.
+func builtinNames(t *testing.T) []string {
+	t.Helper()
+	cat, err := scenarios.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Names()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,10 +14,17 @@ func TestBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The scenario names are a public contract (docs/contracts.md).
+	// The first scenarios' names are a public contract
+	// (docs/contracts.md): they stay, in this order; new ones may join.
 	want := []string{"baseline", "no-starttls", "sni-reject", "no-shared-cipher", "self-signed", "tlsa-mismatch", "submission"}
-	if got := strings.Join(c.Names(), ","); got != strings.Join(want, ",") {
-		t.Errorf("Names() = %s, want %s", got, strings.Join(want, ","))
+	var kept []string
+	for _, n := range c.Names() {
+		if slices.Contains(want, n) {
+			kept = append(kept, n)
+		}
+	}
+	if got := strings.Join(kept, ","); got != strings.Join(want, ",") {
+		t.Errorf("Names() = %s: the contract's %s are not all there in order", strings.Join(c.Names(), ","), strings.Join(want, ","))
 	}
 	for _, s := range c.All() {
 		t.Run(s.Name, func(t *testing.T) {
