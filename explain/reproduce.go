@@ -70,7 +70,7 @@ var labScenarios = sync.OnceValue(func() map[string]labScenario {
 			}
 			ls.failing[""] = append(ls.failing[""], prof)
 			if e.Reason != "" {
-				ls.failing[e.Reason] = append(ls.failing[e.Reason], prof)
+				ls.failing[string(e.Reason)] = append(ls.failing[string(e.Reason)], prof)
 			}
 		}
 		if len(ls.failing[""]) == 0 {

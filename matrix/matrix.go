@@ -127,9 +127,9 @@ func judge(cell *Cell, sc *scenarios.Scenario) {
 	if !ok || exp.Outcome == "" || exp.Evidence == "" {
 		return
 	}
-	want, ev := exp.Outcome, exp.Evidence
+	want, ev := string(exp.Outcome), exp.Evidence
 	cell.Expected, cell.Evidence = &want, &ev
-	m := string(cell.Outcome) == want && (exp.Reason == "" || exp.Reason == cell.Reason)
+	m := cell.Outcome == exp.Outcome && (exp.Reason == "" || string(exp.Reason) == cell.Reason)
 	cell.Match = &m
 }
 
