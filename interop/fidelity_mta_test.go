@@ -177,11 +177,18 @@ type mtaRun struct {
 // stops it by PID.
 func startMTARun(t *testing.T, w *world, name, log, verbose, script string, parse func(string, []*mtaCell) error) *mtaRun {
 	t.Helper()
-	pr, pw := io.Pipe()
+	// An *os.File, so that the shell reads the pipe itself: with any
+	// other reader exec copies it in a goroutine that Wait waits for,
+	// and a shell that ended would not be seen to end.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &mtaRun{name: name, log: log, verbose: verbose, steps: pw, parse: parse, start: time.Now()}
+	r.d = w.startDaemon(t, pr, nil, "unshare", "-m", "--propagation", "private", "bash", "-c", script)
+	_ = pr.Close()
 	// Closed first (cleanups run last-in first-out): the shell reads EOF
 	// and ends by itself before startDaemon's cleanup signals it.
-	r.d = w.startDaemon(t, pr, nil, "unshare", "-m", "--propagation", "private", "bash", "-c", script)
 	t.Cleanup(func() { _ = pw.Close() })
 	return r
 }
