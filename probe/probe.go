@@ -80,9 +80,10 @@ func Run(ctx context.Context, opts Options) *Result {
 }
 
 // validates asks the resolver for ". NS" with DO and AD: a validating
-// resolver sets AD on the signed root.
-func validates(ctx context.Context, r *sender.Resolver) bool {
-	if r == nil {
+// resolver sets AD on the signed root. Only a real resolver can say.
+func validates(ctx context.Context, d sender.DNS) bool {
+	r, ok := d.(*sender.Resolver)
+	if !ok || r == nil {
 		return false
 	}
 	m := new(dns.Msg)

@@ -83,6 +83,11 @@ const (
 	// CertificateHostMismatch: the certificate names other hosts (RFC
 	// 8460 certificate-host-mismatch).
 	CertificateHostMismatch Reason = "certificate-host-mismatch"
+	// DNSSECInvalid: the TLSA lookup for a host of an authenticated MX
+	// answer failed (a validating resolver's SERVFAIL for bogus
+	// signatures): a DANE sender must defer, RFC 7672 §2.1.1 (RFC 8460
+	// dnssec-invalid).
+	DNSSECInvalid Reason = "dnssec-invalid"
 	// TLSAInvalid: authenticated TLSA records match nothing the server
 	// presents (RFC 8460 tlsa-invalid).
 	TLSAInvalid Reason = "tlsa-invalid"
@@ -91,7 +96,7 @@ const (
 )
 
 // Failures lists the failures, in the order a delivery meets them.
-var Failures = []Reason{DNSNXDomain, DNSServfail, ConnectRefused, Timeout, ConnectionLost, STARTTLSNotSupported, STARTTLSRefused,
+var Failures = []Reason{DNSNXDomain, DNSServfail, DNSSECInvalid, ConnectRefused, Timeout, ConnectionLost, STARTTLSNotSupported, STARTTLSRefused,
 	TLSAlert, HandshakeFailed, CertificateExpired, CertificateNotTrusted, CertificateHostMismatch, TLSAInvalid, Rejected}
 
 // Reasons that are not failures a profile reacts to.
@@ -120,7 +125,7 @@ func (r Reason) IsFailure() bool { return slices.Contains(Failures, r) }
 // category above".
 func (r Reason) RFC8460() string {
 	switch r {
-	case STARTTLSNotSupported, CertificateExpired, CertificateNotTrusted, CertificateHostMismatch, TLSAInvalid:
+	case STARTTLSNotSupported, CertificateExpired, CertificateNotTrusted, CertificateHostMismatch, TLSAInvalid, DNSSECInvalid:
 		return string(r)
 	case STARTTLSRefused:
 		return string(STARTTLSNotSupported)

@@ -12,6 +12,23 @@ import (
 	"github.com/miekg/dns"
 )
 
+// DNS is what the sender asks of DNS: the seam between an attempt and
+// its resolver. Each answer says whether it was authenticated (the AD
+// bit of a validating resolver, RFC 4035 §3.2.3). Errors wrap ErrNXDomain
+// or ErrServfail. *Resolver implements it; tests use fakes.
+type DNS interface {
+	// LookupMX returns the MX hosts, best first (the domain itself when
+	// it has no MX, RFC 5321 §5.1).
+	LookupMX(ctx context.Context, domain string) (hosts []string, authenticated bool, err error)
+	// LookupAddr returns the host's first IPv4 address, else IPv6.
+	LookupAddr(ctx context.Context, host string) (ip net.IP, authenticated bool, err error)
+	// LookupTLSA returns the TLSA records at _port._tcp.host; an
+	// authenticated NXDOMAIN is no records, authenticated.
+	LookupTLSA(ctx context.Context, host string, port int) (rrs []*dns.TLSA, authenticated bool, err error)
+}
+
+var _ DNS = (*Resolver)(nil)
+
 // Resolver asks one DNS server, with the DO and AD bits set, and reports
 // whether each answer was authenticated: the sender trusts the AD bit of
 // its resolver, as Postfix does.
@@ -81,9 +98,8 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) (answer
 	return answer{rrs: rrs, ad: resp.AuthenticatedData, code: resp.Rcode}, nil
 }
 
-// lookupMX returns the MX hosts, best first; with no MX record the domain
-// itself is the host (RFC 5321 §5.1, implicit MX).
-func (r *Resolver) lookupMX(ctx context.Context, domain string) ([]string, bool, error) {
+// LookupMX implements DNS.
+func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]string, bool, error) {
 	a, err := r.query(ctx, domain, dns.TypeMX)
 	if err != nil {
 		return nil, false, err
@@ -103,8 +119,8 @@ func (r *Resolver) lookupMX(ctx context.Context, domain string) ([]string, bool,
 	return hosts, a.ad, nil
 }
 
-// lookupAddr returns the host's first IPv4 address, else IPv6.
-func (r *Resolver) lookupAddr(ctx context.Context, host string) (net.IP, bool, error) {
+// LookupAddr implements DNS.
+func (r *Resolver) LookupAddr(ctx context.Context, host string) (net.IP, bool, error) {
 	if ip := net.ParseIP(host); ip != nil {
 		return ip, false, nil
 	}
@@ -122,9 +138,8 @@ func (r *Resolver) lookupAddr(ctx context.Context, host string) (net.IP, bool, e
 	return nil, false, fmt.Errorf("%w: %s has no address", ErrNXDomain, host)
 }
 
-// lookupTLSA returns the TLSA records at _port._tcp.host; a secure
-// NXDOMAIN is no records, authenticated.
-func (r *Resolver) lookupTLSA(ctx context.Context, host string, port int) ([]*dns.TLSA, bool, error) {
+// LookupTLSA implements DNS.
+func (r *Resolver) LookupTLSA(ctx context.Context, host string, port int) ([]*dns.TLSA, bool, error) {
 	owner := fmt.Sprintf("_%d._tcp.%s", port, host)
 	a, err := r.query(ctx, owner, dns.TypeTLSA)
 	if errors.Is(err, ErrNXDomain) {
@@ -139,3 +154,6 @@ func (r *Resolver) lookupTLSA(ctx context.Context, host string, port int) ([]*dn
 	}
 	return out, a.ad, nil
 }
+
+// String is the server the resolver asks.
+func (r *Resolver) String() string { return r.Addr }

@@ -31,8 +31,9 @@ type Options struct {
 	// From is the envelope sender (default mxlab@mxlab.invalid).
 	From string
 	// Resolver answers MX, A and TLSA queries (required unless Server
-	// is an IP address and the profile does no DANE).
-	Resolver *Resolver
+	// is an IP address and the profile does no DANE); nil uses the
+	// system's resolver where one is needed.
+	Resolver DNS
 	// Server, "host:port", skips the MX lookup and goes there.
 	Server string
 	// PortFor gives the port for an MX host (the lab's one-port-per-
@@ -104,6 +105,9 @@ type attempt struct {
 	clearAfterAlert bool
 	// failure is what ended the attempt, "" while it goes on.
 	failure result.Reason
+	// mxSecure: the MX answer was authenticated, so DANE applies to its
+	// hosts and a failed TLSA lookup cannot be ignored.
+	mxSecure bool
 	// while is what the sender was doing, in Postfix's words
 	// (smtp_proto.c's "where"), for {while} in reaction messages.
 	while string
@@ -116,8 +120,8 @@ func (a *attempt) run(ctx context.Context) {
 	if !a.locate(ctx) {
 		return
 	}
-	if a.p.Verify.DANE {
-		a.lookupDANE(ctx)
+	if a.p.Verify.DANE && !a.lookupDANE(ctx) {
+		return
 	}
 	if len(a.p.TLS.AnonymousSuites) > 0 && a.p.STARTTLS != profiles.Never {
 		a.probeAnonymous(ctx)
@@ -235,7 +239,8 @@ func (a *attempt) locate(ctx context.Context) bool {
 			a.finish(result.DNSServfail, "no resolver")
 			return false
 		}
-		hosts, ad, err := a.opts.Resolver.lookupMX(ctx, a.domain)
+		hosts, ad, err := a.opts.Resolver.LookupMX(ctx, a.domain)
+		a.mxSecure = ad
 		a.step(Step{"step": "mx", "answer": hosts, "authenticated": ad})
 		if err != nil {
 			a.dnsFailure(err)
@@ -261,7 +266,7 @@ func (a *attempt) locate(ctx context.Context) bool {
 		}
 		a.opts.Resolver = r
 	}
-	ip, ad, err := a.opts.Resolver.lookupAddr(ctx, a.mx)
+	ip, ad, err := a.opts.Resolver.LookupAddr(ctx, a.mx)
 	a.step(Step{"step": "address", "host": a.mx, "answer": ipString(ip), "authenticated": ad})
 	if err != nil {
 		a.dnsFailure(err)
@@ -279,15 +284,16 @@ func ipString(ip net.IP) []string {
 }
 
 // lookupDANE looks up TLSA where a DANE profile would (RFC 7672 §2.2:
-// only for an MX whose records are authenticated).
-func (a *attempt) lookupDANE(ctx context.Context) {
+// only for an MX whose records are authenticated); false when the
+// attempt ended there.
+func (a *attempt) lookupDANE(ctx context.Context) bool {
 	owner := fmt.Sprintf("_%d._tcp.%s", a.port, a.mx)
 	a.rep.DANE = DANEReport{LookedUp: true, Owner: owner}
 	if a.opts.Resolver == nil {
 		a.rep.DANE.Result = "no resolver"
-		return
+		return true
 	}
-	rrs, ad, err := a.opts.Resolver.lookupTLSA(ctx, a.mx, a.port)
+	rrs, ad, err := a.opts.Resolver.LookupTLSA(ctx, a.mx, a.port)
 	a.rep.DANE.Authenticated = ad
 	for _, rr := range rrs {
 		a.rep.DANE.Records = append(a.rep.DANE.Records, fmt.Sprintf("%d %d %d %s", rr.Usage, rr.Selector, rr.MatchingType, rr.Certificate))
@@ -295,30 +301,39 @@ func (a *attempt) lookupDANE(ctx context.Context) {
 	step := Step{"step": "tlsa", "owner": owner, "answer": a.rep.DANE.Records, "authenticated": ad}
 	defer func() { a.step(step) }()
 	switch {
-	case err != nil:
-		// A lookup failure of authenticated data: Postfix defers; we
-		// report and continue as the profile would without DANE.
+	case err != nil && (a.mxSecure || a.opts.Server != ""):
+		// RFC 7672 §2.1.1: the TLSA lookup of a host from a secure MX
+		// answer failed (SERVFAIL: bogus signatures, a broken server).
+		// The sender cannot tell "no records" from an attack: it defers
+		// (Postfix: "TLSA lookup error for host:port", 4.7.5).
 		a.rep.DANE.Result = "lookup failed: " + err.Error()
-		return
+		a.finish(result.DNSSECInvalid, err.Error())
+		return false
+	case err != nil:
+		// An insecure MX answer: DANE does not apply, so neither does
+		// the failure (Postfix: "non DNSSEC destination").
+		a.rep.DANE.Result = "lookup failed, but the MX answer was not authenticated: DANE does not apply: " + err.Error()
+		return true
 	case !ad:
 		a.rep.DANE.Result = "not authenticated: DANE does not apply, the sender acts as opportunistic"
-		return
+		return true
 	case len(rrs) == 0:
 		a.rep.DANE.Result = "no TLSA records: DANE does not apply, the sender acts as opportunistic"
-		return
+		return true
 	}
 	recs, err := dane.FromRR(rrs)
 	if err != nil {
 		a.rep.DANE.Result = "malformed TLSA: " + err.Error()
-		return
+		return true
 	}
 	usable, _ := dane.Usable(recs)
 	a.rep.DANE.Usable = len(usable)
 	if len(usable) == 0 {
 		a.rep.DANE.Result = "no usable TLSA records: TLS without authentication"
-		return
+		return true
 	}
 	a.tlsa = usable
+	return true
 }
 
 // connect opens TCP to the host.

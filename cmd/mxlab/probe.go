@@ -66,7 +66,7 @@ resolver (e.g. a local unbound) to judge them.`,
 			if f == "json" {
 				return json.NewEncoder(env.stdout).Encode(res)
 			}
-			fmt.Fprintf(env.stdout, "%s (resolver %s authenticated answers: %v)\n\n", domain, base.Resolver.Addr, res.ResolverValidates)
+			fmt.Fprintf(env.stdout, "%s (resolver %s authenticated answers: %v)\n\n", domain, base.Resolver, res.ResolverValidates)
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PROFILE\tPREDICTION\tREASON\tWHY")
 			for _, p := range res.Predictions {
