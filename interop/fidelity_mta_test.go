@@ -459,6 +459,10 @@ func mtaSide(a *mtaAttempt, recs []server.Record) Side {
 	}
 	s := Side{Outcome: a.Outcome, Status: a.Final}
 	for _, r := range recs {
+		if closedBeforeHello(&r) {
+			s.SNI = sniUnobservable
+			break
+		}
 		if r.ClientHello != nil {
 			s.SNI = "none"
 			if r.ClientHello.SNI != nil {
@@ -481,7 +485,7 @@ func mtaDiffs(pred, obs Side, msg string, found bool) []string {
 	if !found {
 		diffs = append(diffs, fmt.Sprintf("message %q not in the log", Normalize(msg)))
 	}
-	if pred.SNI != obs.SNI {
+	if pred.SNI != obs.SNI && obs.SNI != sniUnobservable {
 		diffs = append(diffs, fmt.Sprintf("SNI %s ≠ %s", orDash(pred.SNI), orDash(obs.SNI)))
 	}
 	return diffs

@@ -41,6 +41,9 @@ type Profile struct {
 	On map[result.Reason]Reaction `yaml:"on" json:"on"`
 	// Delivered is the log or status text on success.
 	Delivered string `yaml:"delivered" json:"delivered"`
+	// DeliveredPlaintext, when set, is the text on success without TLS
+	// (Exim logs X= only for TLS deliveries).
+	DeliveredPlaintext string `yaml:"delivered_plaintext" json:"delivered_plaintext,omitempty"`
 	// Evidence cites, per behaviour key (starttls, sni, tls, verify,
 	// on.<failure>, delivered), a measured run, a source line, a
 	// document or a public report. A key without one is unconfirmed.
@@ -85,6 +88,12 @@ type TLSOffer struct {
 	// MinVersion and MaxVersion bound the versions ("1.0".."1.3").
 	MinVersion string `yaml:"min_version" json:"min_version,omitempty"`
 	MaxVersion string `yaml:"max_version" json:"max_version,omitempty"`
+	// RefuseBelow is the lowest version the real stack completes a
+	// handshake at, when it offers older ones: OpenSSL 3 at Debian's
+	// security level 2 lists TLS 1.0 and 1.1 in its ClientHello, then
+	// refuses the server's MD5-SHA1 key-exchange signature ("legacy
+	// sigalg disallowed or unsupported"). Empty: MinVersion.
+	RefuseBelow string `yaml:"refuse_below" json:"refuse_below,omitempty"`
 	// AnonymousSuites are anonymous (aNULL) suites the real stack offers
 	// and Go's crypto/tls cannot negotiate, as hex ids ("00a7"); the
 	// sender probes whether the server would pick one.
@@ -166,7 +175,7 @@ func ParseISODuration(s string) (time.Duration, error) {
 var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
 // messagePlaceholders are what reaction messages may use (sender.render).
-var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3"}
+var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "mx_short", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3"}
 
 func (p *Profile) validate() error {
 	if !catalog.NameRE.MatchString(p.Name) {
@@ -180,6 +189,7 @@ func (p *Profile) validate() error {
 		catalog.OneOf("sni", p.SNI, []SNIPolicy{SNIMX, SNINone, SNIDANE}),
 		catalog.OneOf("tls.min_version", p.TLS.MinVersion, versions),
 		catalog.OneOf("tls.max_version", p.TLS.MaxVersion, versions),
+		catalog.OneOf("tls.refuse_below", p.TLS.RefuseBelow, versions),
 	}
 	for _, err := range checks {
 		if err != nil {
@@ -197,6 +207,9 @@ func (p *Profile) validate() error {
 		}
 	}
 	if err := catalog.CheckTemplate("delivered", p.Delivered, messagePlaceholders...); err != nil {
+		return err
+	}
+	if err := catalog.CheckTemplate("delivered_plaintext", p.DeliveredPlaintext, messagePlaceholders...); err != nil {
 		return err
 	}
 	keys := make([]string, 0, len(p.On))

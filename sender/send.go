@@ -108,6 +108,8 @@ type attempt struct {
 	// mxSecure: the MX answer was authenticated, so DANE applies to its
 	// hosts and a failed TLSA lookup cannot be ignored.
 	mxSecure bool
+	// addrSecure: the MX host's address answer was authenticated.
+	addrSecure bool
 	// while is what the sender was doing, in Postfix's words
 	// (smtp_proto.c's "where"), for {while} in reaction messages.
 	while string
@@ -267,6 +269,7 @@ func (a *attempt) locate(ctx context.Context) bool {
 		a.opts.Resolver = r
 	}
 	ip, ad, err := a.opts.Resolver.LookupAddr(ctx, a.mx)
+	a.addrSecure = ad
 	a.step(Step{"step": "address", "host": a.mx, "answer": ipString(ip), "authenticated": ad})
 	if err != nil {
 		a.dnsFailure(err)
@@ -287,6 +290,10 @@ func ipString(ip net.IP) []string {
 // only for an MX whose records are authenticated); false when the
 // attempt ended there.
 func (a *attempt) lookupDANE(ctx context.Context) bool {
+	if net.ParseIP(a.mx) != nil {
+		// An address literal has no name to look TLSA up for.
+		return true
+	}
 	owner := fmt.Sprintf("_%d._tcp.%s", a.port, a.mx)
 	a.rep.DANE = DANEReport{LookedUp: true, Owner: owner}
 	if a.opts.Resolver == nil {
@@ -301,7 +308,7 @@ func (a *attempt) lookupDANE(ctx context.Context) bool {
 	step := Step{"step": "tlsa", "owner": owner, "answer": a.rep.DANE.Records, "authenticated": ad}
 	defer func() { a.step(step) }()
 	switch {
-	case err != nil && (a.mxSecure || a.opts.Server != ""):
+	case err != nil && (a.mxSecure || a.opts.Server != "" && a.addrSecure):
 		// RFC 7672 §2.1.1: the TLSA lookup of a host from a secure MX
 		// answer failed (SERVFAIL: bogus signatures, a broken server).
 		// The sender cannot tell "no records" from an attack: it defers
@@ -378,6 +385,16 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 		MinVersion:         tlsVersions[a.p.TLS.MinVersion],
 		MaxVersion:         tlsVersions[a.p.TLS.MaxVersion],
 	}
+	if below := tlsVersions[a.p.TLS.RefuseBelow]; below != 0 {
+		// Offered but not completed: refuse before Finished, as the real
+		// stack does once it sees the ServerKeyExchange.
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if cs.Version < below {
+				return fmt.Errorf("%w: %s", errRefusedVersion, tls.VersionName(cs.Version))
+			}
+			return nil
+		}
+	}
 	watch := &alertWatch{Conn: conn}
 	tc := tls.Client(watch, cfg)
 	hctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
@@ -409,6 +426,9 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
 			a.netFailure(err)
 			return nil, false
+		}
+		if errors.Is(err, errRefusedVersion) {
+			a.rep.Transcript = append(a.rep.Transcript, "sender: the real TLS stack refuses this version (profile tls.refuse_below "+a.p.TLS.RefuseBelow+")")
 		}
 		// Closed or reset with no alert (drop-after-220): a handshake
 		// failure, not a lost SMTP connection (Postfix logs "Cannot start
@@ -626,6 +646,9 @@ func (a *attempt) deliver(c *client, overTLS bool) {
 		a.rep.Reason = result.DANEVerified
 	}
 	a.rep.BounceText = a.render(a.p.Delivered)
+	if !overTLS && a.p.DeliveredPlaintext != "" {
+		a.rep.BounceText = a.render(a.p.DeliveredPlaintext)
+	}
 }
 
 func (a *attempt) rejected(code int, line string) {
@@ -697,9 +720,8 @@ func (a *attempt) netFailure(err error) {
 		a.finish(result.Timeout, err.Error())
 	default:
 		// A connection the server dropped mid-dialogue: MTAs defer
-		// ("lost connection"), as on a timeout.
+		// ("lost connection", smtp_trouble.c), each in its own words.
 		a.finish(result.ConnectionLost, err.Error())
-		a.rep.BounceText = "lost connection: " + err.Error()
 	}
 }
 
@@ -707,7 +729,7 @@ func (a *attempt) netFailure(err error) {
 func (a *attempt) render(tmpl string) string {
 	vars := []string{
 		"{mx}", a.mx, "{ip}", a.ip, "{port}", strconv.Itoa(a.port), "{domain}", a.domain, "{reply}", a.reply,
-		"{reply_dsn}", replyDSN(a.reply), "{while}", a.while,
+		"{reply_dsn}", replyDSN(a.reply), "{while}", a.while, "{mx_short}", shortName(a.mx+".", 40),
 	}
 	if a.alert != nil {
 		d := a.alert.Description
@@ -755,3 +777,20 @@ func replyDSN(reply string) string {
 }
 
 var enhancedRE = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)
+
+// shortName shortens a name for a log line as sendmail does (util.c
+// shortenstring: a name of m characters or more keeps its first and last
+// (m-3)/2 characters around "..."); sendmail logs relay= with m = 40
+// (measured: TestFidelitySendmail, sni-reject's 42-character MX name
+// logged as "_dc-mx.17f68f781ed...reject.mxlab.test.").
+func shortName(s string, m int) string {
+	if len(s) < m {
+		return s
+	}
+	half := (m - 3) / 2
+	return s[:half] + "..." + s[len(s)-half:]
+}
+
+// errRefusedVersion ends a handshake the profile's real stack would not
+// complete (profiles.TLSOffer.RefuseBelow).
+var errRefusedVersion = errors.New("legacy sigalg disallowed or unsupported")
