@@ -22,18 +22,8 @@ func (c *Cell) Short() string {
 	switch {
 	case c.Report != nil && c.Report.TLS != nil && c.Report.TLS.AlertReceived != nil:
 		detail = fmt.Sprintf("a%d", c.Report.TLS.AlertReceived.Code)
-	case c.Reason == "anonymous-tls":
-		detail = "anon*"
-	case c.Reason == "dane-verified":
-		detail = "dane"
-	case c.Reason == "tlsa-invalid":
-		detail = "tlsa"
-	case c.Reason == "starttls-not-supported":
-		detail = "no-tls"
-	case c.Reason == "certificate-not-trusted":
-		detail = "untrusted"
-	case c.Reason == "certificate-host-mismatch":
-		detail = "name"
+	case shortReasons[result.Reason(c.Reason)] != "":
+		detail = shortReasons[result.Reason(c.Reason)]
 	case c.Reason != "" && c.Outcome != result.Delivered:
 		detail = c.Reason
 	}
@@ -77,6 +67,9 @@ func (r *Result) WriteText(w io.Writer, markdown bool) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nok: delivered over TLS; plain: delivered in plaintext; aN: TLS alert N received; anon*: inferred anonymous TLS;")
+	fmt.Fprintln(w, "dane: DANE-verified; tlsa: TLSA mismatch; no-tls: STARTTLS not offered; refused: STARTTLS refused (454);")
+	fmt.Fprintln(w, "untrusted, name, expired: certificate not trusted, for another name, expired; handshake: handshake failed without an alert;")
+	fmt.Fprintln(w, "lost: connection lost; dnssec: TLSA lookup failed below a secure MX (reasons: result/result.go)")
 	fmt.Fprintln(w, "?: no evidenced expectation (unverified); !: differs from the evidenced expectation")
 	fmt.Fprintln(w)
 	for _, sc := range r.Scenarios {
@@ -92,4 +85,20 @@ func (r *Result) WriteText(w io.Writer, markdown bool) {
 			fmt.Fprintf(w, "DIVERGES %s × %s: got %s (%s), expected %s — %s\n", cell.Scenario, cell.Profile, cell.Outcome, cell.Reason, exp, *cell.Evidence)
 		}
 	}
+}
+
+// shortReasons are the matrix's cell words for reasons (the legend
+// explains them).
+var shortReasons = map[result.Reason]string{
+	result.AnonymousTLS:            "anon*",
+	result.DANEVerified:            "dane",
+	result.TLSAInvalid:             "tlsa",
+	result.STARTTLSNotSupported:    "no-tls",
+	result.STARTTLSRefused:         "refused",
+	result.CertificateNotTrusted:   "untrusted",
+	result.CertificateHostMismatch: "name",
+	result.CertificateExpired:      "expired",
+	result.HandshakeFailed:         "handshake",
+	result.ConnectionLost:          "lost",
+	result.DNSSECInvalid:           "dnssec",
 }
