@@ -370,17 +370,7 @@ func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.A
 	}
 	switch sc.TLS.Certificate {
 	case scenarios.CertCASigned, scenarios.CertSelfSigned:
-		// Validated when the scenario loaded.
-		notBefore, _ := sc.TLS.NotBefore.Duration("")
-		notAfter, _ := sc.TLS.NotAfter.Duration("")
-		spec := certs.LeafSpec{
-			Name: sc.Name, DNSNames: n.certNames(sc.TLS.Names), Key: certs.KeyType(sc.TLS.Key),
-			Issuer: certs.Issuer(sc.TLS.Issuer), Chain: certs.Chain(sc.TLS.Chain),
-			NotBefore: notBefore, NotAfter: notAfter,
-		}
-		if sc.TLS.Certificate == scenarios.CertSelfSigned {
-			spec.Issuer, spec.Chain = certs.IssuerSelf, certs.ChainFull
-		}
+		spec, _ := LeafSpec(sc, sc.Name, n.mx, n.host, n.domain)
 		site.leaf, err = l.store.Leaf(spec)
 	case scenarios.CertFile:
 		site.leaf, err = certs.LoadFiles(sc.TLS.CertFile, sc.TLS.KeyFile)
@@ -396,9 +386,7 @@ func (l *Lab) site(sc *scenarios.Scenario, cfg Config, seed string, addr netip.A
 	// key of the certificate before a rollover.
 	tlsaCert := site.leaf
 	if sc.DNS.TLSA == scenarios.TLSAPrevious {
-		if tlsaCert, err = l.store.Leaf(certs.LeafSpec{
-			Name: sc.Name + ".previous", DNSNames: n.certNames(sc.TLS.Names), Key: certs.KeyType(sc.TLS.Key),
-		}); err != nil {
+		if tlsaCert, err = l.store.Leaf(PreviousLeafSpec(sc, sc.Name, n.mx, n.host, n.domain)); err != nil {
 			return nil, fmt.Errorf("lab: scenario %s: %w", sc.Name, err)
 		}
 	}

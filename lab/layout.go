@@ -224,16 +224,6 @@ func siteNames(s *scenarios.Scenario, zone, seed string) names {
 	}
 }
 
-// certNames expands tls.names ({mx}, {host}, {domain}).
-func (n names) certNames(tmpls []string) []string {
-	r := strings.NewReplacer("{mx}", n.mx, "{host}", n.host, "{domain}", n.domain)
-	var out []string
-	for _, t := range tmpls {
-		out = append(out, r.Replace(t))
-	}
-	return out
-}
-
 // stateSeed returns the random value that makes {hex12} stable per state
 // directory, creating it on first use.
 func stateSeed(dir string) (string, error) {
