@@ -46,6 +46,9 @@ type Answer struct {
 	// reason is the TLS library's reason that decided the advice of a
 	// handshake failure without an alert (dh key too small, a timeout).
 	reason string
+	// detail narrows the kind for candidates.yaml ("<kind>/<detail>"):
+	// what the text says about a certificate, or the alert's name.
+	detail string
 }
 
 // Explain explains one pasted text: a bounce's diagnostic, a log line or a
@@ -86,10 +89,12 @@ var tlsWords = []string{"tls", "ssl", "certificate", "cipher", "handshake", "ale
 // analyze explains one normalised form of a text.
 func analyze(text string) Answer {
 	lower := strings.ToLower(text)
-	if !slices.ContainsFunc(tlsWords, func(w string) bool { return strings.Contains(lower, w) }) {
+	has := func(w string) bool { return strings.Contains(lower, w) }
+	if !slices.ContainsFunc(tlsWords, has) && !slices.ContainsFunc(connectionWords, has) {
 		return Answer{}
 	}
 	f := decodeLibrary(text)
+	conn := decodeConnection(text)
 	r := matchRule(text)
 	source, side := detectSource(text), detectSide(text)
 	if r != nil && r.source != "" {
@@ -122,10 +127,18 @@ func analyze(text string) Answer {
 		// around it: Microsoft 365's 4.4.317 quoting "451 5.7.3 STARTTLS
 		// is required to send mail".
 		kind = KindTLSRequired
+	case startTLSRefused(text):
+		// A reply that refuses STARTTLS itself (reply.go) says more than
+		// the client's generic "could not start TLS" around it.
+		kind = KindStartTLSRefused
 	case f.hasAlert:
 		kind = KindTLSAlert
 	case reasonKind(f) != "":
 		kind = reasonKind(f)
+	case conn.kind != "":
+		// Lost before any TLS: Postfix's "lost connection with ... while
+		// receiving the initial server greeting" (connection.go).
+		kind = conn.kind
 	case r != nil && r.kind != "":
 		kind, ruleDecides = r.kind, true
 	}
@@ -143,6 +156,11 @@ func analyze(text string) Answer {
 		byServer = true
 	}
 	if kind == KindTLSAlert {
+		if byServer && side == SideSender {
+			// The sender read the server's alert: candidates.yaml may say
+			// more per alert (tls-alert/protocol_version).
+			a.detail = f.alert.String()
+		}
 		adv = alertAdviceFor(f.alert, byServer)
 		adv.receiverDid = alertReceiverDid(f.alert, byServer, side == SideReceiver, adv.receiverDid)
 		a.Alert = tlsalert.Alert{Level: tlsalert.Fatal, Description: f.alert}.JSON()
@@ -180,8 +198,33 @@ func analyze(text string) Answer {
 			adv.scenario = r.scenario
 		}
 	}
-	if kind == KindCertificateNotTrusted {
-		adv = certificateAdvice(adv, certificateEvidence(text))
+	switch kind {
+	case KindCertificateNotTrusted:
+		ev := certificateEvidence(text)
+		adv = certificateAdvice(adv, ev)
+		a.detail = ev
+		if ev == certUnknown {
+			a.detail = f.verify
+		}
+	case KindTLSRequired:
+		if tlsVersionRequired.MatchString(text) {
+			adv.scenario = noScenario
+		}
+	case KindConnectionLost:
+		if s, ok := reproducesData().Phases[conn.phase]; ok && conn.kind == kind {
+			adv.scenario = s
+		}
+		if conn.phase == phaseGreeting && conn.kind == kind {
+			adv.receiverDid = "The receiving side accepted the TCP connection and closed it before sending any greeting: whatever answers at the MX's address does not speak SMTP, or refuses this client before saying hello."
+		}
+	case KindHandshakeFailure:
+		// A library reason the sending side logged during the handshake
+		// (the server closed the connection after "220 Ready to start
+		// TLS"), when the text says it is the sender's log: in the
+		// receiver's log the same words mean the client hung up.
+		if s, ok := reproducesData().Reasons[a.reason]; ok && side == SideSender && !sideGuessed {
+			adv.scenario = s
+		}
 	}
 	a.ReceiverDid = adv.receiverDid
 	a.Causes = slices.Clone(adv.causes)
@@ -204,15 +247,18 @@ func (a *Answer) finish(peer string) {
 }
 
 // certificateAdvice decides whether a certificate the sender did not
-// trust is the receiver's fault the self-signed scenario reproduces: only
-// when the text says the certificate is self-signed or names an issuer
-// that is no public CA. An issuer that is a public CA puts the fault on
+// trust is the receiver's fault a scenario reproduces: only when the text
+// says the certificate is self-signed (self-signed) or names an issuer
+// that is no public CA (untrusted-root), as reproduces.yaml's
+// certificates say. An issuer that is a public CA puts the fault on
 // the sender's CA list (bokysan/docker-postfix #51: "untrusted issuer
-// /OU=GlobalSign Root CA - R2/..." from a Postfix without smtp_tls_CAfile);
-// a text that names neither leaves both open (candidates.yaml).
+// /OU=GlobalSign Root CA - R2/..." from a Postfix without smtp_tls_CAfile),
+// or on an intermediate the server did not send; a text that names
+// neither leaves the readings open (candidates.yaml).
 func certificateAdvice(adv advice, evidence string) advice {
 	switch evidence {
 	case certSelfSigned, certPrivateCA:
+		adv.scenario = reproducesData().Certificates[evidence]
 		return adv
 	case certPublicCA:
 		adv.scenario = noScenario
@@ -234,13 +280,13 @@ func reasonKind(f finding) string {
 		switch f.verify {
 		case verifyExpired:
 			return KindCertificateExpired
-		case verifySelfSigned, verifyUntrusted:
+		case verifySelfSigned, verifyChainRoot, verifyIssuerUnknown, verifyUnknownAuthority:
 			return KindCertificateNotTrusted
 		case verifyHostname:
 			return KindCertificateHostMismatch
 		}
 		return KindValidationFailure
-	case reasonBadSignature, reasonUnexpectedEOF, reasonDHKeyTooSmall, reasonTimeout:
+	case reasonBadSignature, reasonUnexpectedEOF, reasonDHKeyTooSmall, reasonTimeout, reasonNoProtocols:
 		return KindHandshakeFailure
 	}
 	return ""
@@ -261,6 +307,15 @@ var receiverHandshake = advice{
 
 // reasonAdvice holds the advice for library reasons that are not alerts.
 var reasonAdvice = map[string]advice{
+	reasonNoProtocols: {
+		receiverDid: "The handshake never started: the TLS library of the side that wrote the text found no protocol version it may use, before any ClientHello or ServerHello was exchanged.",
+		causes: []string{
+			"its TLS versions are limited to TLS 1.0 and 1.1 (Postfix smtpd_tls_protocols or smtp_tls_protocols, an old appliance profile) while OpenSSL 3's security level (Debian's default SECLEVEL=2) forbids both",
+			"a minimum version above the maximum (MinProtocol = TLSv1.3 with a cap at TLSv1.2)",
+		},
+		scenario: noScenario,
+		fix:      "Allow TLS 1.2 and 1.3 in the writer's TLS settings (Postfix: smtpd_tls_protocols = >=TLSv1.2, smtp_tls_protocols likewise; OpenSSL: MinProtocol = TLSv1.2 and no MaxProtocol below it).",
+	},
 	reasonBadSignature: {
 		receiverDid: "The receiving server completed its part of the handshake, but the signature it made with its private key did not verify, so the sender aborted.",
 		causes: []string{
@@ -295,8 +350,9 @@ var reasonAdvice = map[string]advice{
 		fix:      "Capture the handshake (tcpdump -w) to see which message is the last one sent, and compare the cipher and version settings of both sides (openssl s_client -starttls smtp -connect <host>:25 -cipher <suite>).",
 	},
 	reasonUnexpectedEOF: {
-		receiverDid: "The peer closed the TCP connection in the middle of the TLS exchange without a TLS alert or close_notify.",
+		receiverDid: "The peer closed (or reset) the TCP connection in the middle of the TLS exchange without a TLS alert or close_notify.",
 		causes: []string{
+			"read by the sender: the receiving server accepted STARTTLS with 220 and then hung up instead of answering the ClientHello, typically because it has no usable certificate (Stalwart without one did this, stalwartlabs/stalwart #135) or its TLS library failed",
 			"the peer aborted the handshake without an alert (a client that rejects the certificate silently, a scanner, a timeout)",
 			"a firewall or load balancer that cut the connection",
 			"after a completed delivery, a peer that skips close_notify (harmless; OpenSSL 3 logs it as unexpected eof)",

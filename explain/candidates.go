@@ -28,7 +28,9 @@ type Candidate struct {
 //go:embed candidates.yaml
 var candidatesYAML []byte
 
-// kindCandidates holds candidates.yaml: per kind, the candidates in order.
+// kindCandidates holds candidates.yaml: per kind, the candidates in order;
+// a key "<kind>/<detail>" holds them for what the text says more (the
+// evidence about a certificate, an alert's name) and replaces the kind's.
 var kindCandidates = sync.OnceValue(func() map[string][]Candidate {
 	var m map[string][]Candidate
 	if err := yaml.Unmarshal(candidatesYAML, &m); err != nil {
@@ -87,13 +89,23 @@ func candidates(a Answer, peer string) []Candidate {
 		// The library named its reason: that reading comes first, and
 		// when the reason alone decides the cause (the sender refused the
 		// server's DH parameters or its signature), it is the only one.
-		add(Candidate{Scenario: a.Scenario, Cause: a.Causes[0], TellApart: "the TLS library names the reason: " + a.reason})
+		sc := a.Scenario
+		if sc == "" && a.sideGuessed {
+			// Nothing says which side wrote it: the reason's reading
+			// from the sending side (reproduces.yaml reasons) first.
+			sc = reproducesData().Reasons[a.reason]
+		}
+		add(Candidate{Scenario: sc, Cause: a.Causes[0], TellApart: "the TLS library names the reason: " + a.reason})
 		if reasonDecides[a.reason] {
 			return out
 		}
 	}
-	for _, c := range kindCandidates()[a.Kind] {
-		if a.Scenario != "" && c.Scenario == a.Scenario {
+	list := kindCandidates()[a.Kind+"/"+a.detail]
+	if len(list) == 0 {
+		list = kindCandidates()[a.Kind]
+	}
+	for _, c := range list {
+		if c.Scenario != "" && slices.ContainsFunc(out, func(o Candidate) bool { return o.Scenario == c.Scenario }) {
 			continue
 		}
 		add(c)

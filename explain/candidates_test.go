@@ -18,7 +18,7 @@ var kinds = []string{
 	KindTLSAlert, KindHandshakeFailure, KindNotTLS, KindStartTLSNotSupported, KindStartTLSRefused,
 	KindCertificateHostMismatch, KindCertificateExpired, KindCertificateNotTrusted, KindValidationFailure,
 	KindTLSAInvalid, KindDNSSECInvalid, KindSTSPolicyInvalid, KindSTSWebPKIInvalid,
-	KindTLSRequired, KindSenderPolicy, KindTLSALookupFailed,
+	KindTLSRequired, KindSenderPolicy, KindTLSALookupFailed, KindConnectionLost, KindConnectRefused,
 }
 
 // TestCandidatesData checks candidates.yaml: known kinds, scenarios the
@@ -28,7 +28,8 @@ func TestCandidatesData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for kind, list := range kindCandidates() {
+	for key, list := range kindCandidates() {
+		kind, _, _ := strings.Cut(key, "/")
 		if !slices.Contains(kinds, kind) {
 			t.Errorf("candidates.yaml: unknown kind %q", kind)
 		}
@@ -130,6 +131,30 @@ func TestReproducesData(t *testing.T) {
 	}
 	for name, s := range r.ServerAlerts {
 		check("server_alerts."+name, s)
+	}
+	for name, s := range r.ClientAlerts {
+		if _, err := tlsalert.ParseDescription(name); err != nil {
+			t.Errorf("reproduces.yaml: client_alerts: alert %q: %v", name, err)
+		}
+		check("client_alerts."+name, s)
+	}
+	for ev, s := range r.Certificates {
+		if ev != certSelfSigned && ev != certPrivateCA {
+			t.Errorf("reproduces.yaml: certificates: %q is no evidence certificateEvidence returns", ev)
+		}
+		check("certificates."+ev, s)
+	}
+	for reason, s := range r.Reasons {
+		if _, ok := reasonAdvice[reason]; !ok {
+			t.Errorf("reproduces.yaml: reasons: %q is no library reason with advice", reason)
+		}
+		check("reasons."+reason, s)
+	}
+	for phase, s := range r.Phases {
+		if phase != phaseGreeting && phase != phaseEHLO && phase != phaseSTARTTLS {
+			t.Errorf("reproduces.yaml: phases: unknown phase %q", phase)
+		}
+		check("phases."+phase, s)
 	}
 	check("client_certificate_alerts", r.ClientCertificateAlerts.Scenario)
 	for name, s := range r.Rules {

@@ -29,18 +29,34 @@ const (
 	reasonWrongVersion     = "wrong-version-number" // the peer did not speak TLS
 	reasonVerifyFailed     = "certificate-verify-failed"
 	reasonBadSignature     = "bad-signature"
-	reasonUnexpectedEOF    = "unexpected-eof"
+	reasonUnexpectedEOF    = "unexpected-eof"   // the peer closed or reset the connection mid-handshake, without an alert
 	reasonDHKeyTooSmall    = "dh-key-too-small" // the sender refused the server's DH parameters
 	reasonTimeout          = "timeout"          // the handshake did not finish in time
+	reasonNoProtocols      = "no-protocols"     // the writer's own library has no TLS version it may use
 )
 
 // Certificate verification details, from OpenSSL's X509_verify_cert_error_string,
-// Go's x509 errors and rustls's CertificateError names.
+// Go's x509 errors, GnuTLS's verification status and rustls's
+// CertificateError names. Which chain mistake a detail leaves open is in
+// candidates.yaml (certificate-not-trusted/<detail>).
 const (
 	verifyExpired    = "expired"
-	verifySelfSigned = "self-signed"
-	verifyUntrusted  = "untrusted"
-	verifyHostname   = "hostname"
+	verifySelfSigned = "self-signed" // the server's own certificate signs itself (OpenSSL num=18)
+	// verifyChainRoot: the chain the server sent ends at a self-signed
+	// root the sender does not trust (OpenSSL num=19): a private CA's
+	// root, or a public one missing from the sender's CA list.
+	verifyChainRoot = "self-signed-in-chain"
+	// verifyIssuerUnknown: the sender found no issuer for a certificate
+	// of the chain (OpenSSL num=20 and 21, GnuTLS "issuer is unknown",
+	// Go "unknown authority"): a missing intermediate, a private CA, or
+	// the sender's own CA list.
+	verifyIssuerUnknown = "issuer-unknown"
+	// verifyUnknownAuthority: as verifyIssuerUnknown, from a library that
+	// says the same for a self-signed certificate (Go's
+	// x509.UnknownAuthorityError, GnuTLS's GNUTLS_CERT_SIGNER_NOT_FOUND,
+	// rustls's UnknownIssuer).
+	verifyUnknownAuthority = "unknown-authority"
+	verifyHostname         = "hostname"
 )
 
 // finding is what the TLS library text inside a message says.
@@ -58,6 +74,12 @@ type finding struct {
 // ("error:0A000417:SSL routines::sslv3 alert illegal parameter") and
 // "OPENSSL_internal" in BoringSSL.
 var packedCode = regexp.MustCompile(`(?i)error:([0-9a-f]{8}):([^:\n]*):([^:\n]*):([^:\n]*)`)
+
+// goErrors are Go's crypto/tls and crypto/x509 error prefixes for what
+// is no alert: "tls: server selected unsupported protocol version 301"
+// (handshake_client.go), "x509: certificate is valid for ..., not ..."
+// (x509/verify.go).
+var goErrors = re(`\btls: server selected unsupported protocol version|\bx509: (?:certificate|cannot validate)`)
 
 // decodeLibrary reads the TLS library's part of a text.
 func decodeLibrary(text string) finding {
@@ -84,7 +106,17 @@ func decodeLibrary(text string) finding {
 			f.setAlert(tlsalert.ProtocolVersion, dirSent)
 		}
 	}
+	if f.library == "" && goErrors.MatchString(text) {
+		f.library = "go"
+	}
 	f.verify = verifyDetail(text)
+	if f.reason == "" && f.verify != "" {
+		// A verification message names a failed verification even
+		// without OpenSSL's "certificate verify failed" around it
+		// (Node.js "CERT_HAS_EXPIRED", GnuTLS "The certificate issuer
+		// is unknown").
+		f.reason = reasonVerifyFailed
+	}
 	return f
 }
 
@@ -102,6 +134,7 @@ func (f *finding) setLibrary(lib string) {
 // unchanged from 1.0 to 3.x).
 var opensslReasons = map[uint32]string{
 	134: reasonVerifyFailed,     // SSL_R_CERTIFICATE_VERIFY_FAILED
+	191: reasonNoProtocols,      // SSL_R_NO_PROTOCOLS_AVAILABLE
 	193: reasonNoSharedCipher,   // SSL_R_NO_SHARED_CIPHER
 	252: reasonWrongVersion,     // SSL_R_UNKNOWN_PROTOCOL (1.0: SSL23_GET_SERVER_HELLO)
 	258: reasonUnsupportedProto, // SSL_R_UNSUPPORTED_PROTOCOL
@@ -319,12 +352,21 @@ func decodeServerErrors(text string, f *finding) {
 // (lower case) and BoringSSL (upper case with underscores), to reasons.
 var reasonWords = []struct{ words, reason string }{
 	{"no shared cipher", reasonNoSharedCipher},
+	// OpenSSL's SSL_R_UNSUPPORTED_PROTOCOL; Go's client says "tls: server
+	// selected unsupported protocol version 301" (crypto/tls
+	// handshake_client.go) and sends protocol_version, as OpenSSL does.
 	{"unsupported protocol", reasonUnsupportedProto},
+	// OpenSSL's SSL_R_NO_PROTOCOLS_AVAILABLE (ssl/statem/statem_lib.c
+	// ssl_set_client_hello_version and tls_setup_handshake): the writer's
+	// own version bounds and security level leave no version to offer.
+	{"no protocols available", reasonNoProtocols},
 	{"wrong version number", reasonWrongVersion},
 	{"unknown protocol", reasonWrongVersion},
 	{"certificate verify failed", reasonVerifyFailed},
 	{"bad signature", reasonBadSignature},
 	{"unexpected eof while reading", reasonUnexpectedEOF},
+	// Python's ssl module names OpenSSL 3's reason this way.
+	{"UNEXPECTED_EOF_WHILE_READING", reasonUnexpectedEOF},
 	{"dh key too small", reasonDHKeyTooSmall},
 	// Haraka's tls plugin: "[tls] timeout" (haraka/Haraka #921); Go's
 	// net/http and net/smtp users: "TLS handshake timeout".
@@ -339,6 +381,19 @@ var reasonWords = []struct{ words, reason string }{
 	{"not conform to algorithm constraints", reasonVerifyFailed},
 }
 
+// peerClosed are a TLS library's words for a peer that closed or reset
+// the connection during the handshake without an alert, where the words
+// alone would also fit a session that ended after the handshake:
+//   - Postfix's TLS engine, when OpenSSL 1.x queued no error
+//     (src/tls/tls_client.c tls_client_start, tls_server.c
+//     tls_server_start): "SSL_connect error to %s: lost connection", or
+//     with errno: "SSL_connect error to %s: Connection reset by peer";
+//   - GnuTLS's GNUTLS_E_PREMATURE_TERMINATION, "The TLS connection was
+//     non-properly terminated." (lib/errors.c), and GNUTLS_E_PULL_ERROR,
+//     "Error in the pull function.", only inside gnutls_handshake: Exim
+//     logs the same words after a delivery, from recv (Exim/exim #94).
+var peerClosed = re(`SSL_(?:connect|accept) error (?:to|from) \S+: (?:lost connection|Connection reset by peer)|\(gnutls_handshake\): (?:The TLS connection was non-properly terminated|Error in the pull function)|gnutls_handshake\(\) failed: The TLS connection was non-properly terminated`)
+
 func reasonFromWords(text string) string {
 	t := strings.ReplaceAll(text, "_", " ")
 	for _, r := range reasonWords {
@@ -346,29 +401,50 @@ func reasonFromWords(text string) string {
 			return r.reason
 		}
 	}
+	if peerClosed.MatchString(text) {
+		return reasonUnexpectedEOF
+	}
 	return ""
 }
 
 // verifyDetails are certificate verification messages: OpenSSL's
-// X509_verify_cert_error_string, Go's crypto/x509 errors, rustls's
-// CertificateError names and Gmail's wording.
+// X509_verify_cert_error_string (crypto/x509/x509_txt.c; 1.x spells
+// "self signed"), the X509_V_ERR names Node.js and Python print, Go's
+// crypto/x509 errors, GnuTLS's gnutls_certificate_verification_status_print
+// (lib/cert-session.c) and older gnutls-cli wordings, rustls's
+// CertificateError names, and Postfix's "untrusted issuer" (its
+// src/tls/tls_verify.c logs it for both num=19 and num=20, so it says no
+// more than issuer-unknown). The first match wins: the chain-root
+// wordings contain the self-signed ones.
 var verifyDetails = []struct{ text, detail string }{
 	{"certificate has expired", verifyExpired},
 	{"certificate is expired", verifyExpired},
+	{"uses expired certificate", verifyExpired},
+	{"CERT_HAS_EXPIRED", verifyExpired},
 	{"invalid peer certificate: Expired", verifyExpired},
+	{"self-signed certificate in certificate chain", verifyChainRoot},
+	{"self signed certificate in certificate chain", verifyChainRoot},
+	{"SELF_SIGNED_CERT_IN_CHAIN", verifyChainRoot},
 	{"self-signed certificate", verifySelfSigned},
 	{"self signed certificate", verifySelfSigned},
 	{"DEPTH_ZERO_SELF_SIGNED", verifySelfSigned},
-	{"unable to get local issuer certificate", verifyUntrusted},
-	{"unable to get issuer certificate", verifyUntrusted},
-	{"untrusted issuer", verifyUntrusted},
-	{"signed by unknown authority", verifyUntrusted},
-	{"UnknownIssuer", verifyUntrusted},
+	{"unable to get local issuer certificate", verifyIssuerUnknown},
+	{"unable to get issuer certificate", verifyIssuerUnknown},
+	{"unable to verify the first certificate", verifyIssuerUnknown},
+	{"UNABLE_TO_VERIFY_LEAF_SIGNATURE", verifyIssuerUnknown},
+	{"UNABLE_TO_GET_ISSUER_CERT_LOCALLY", verifyIssuerUnknown},
+	{"untrusted issuer", verifyIssuerUnknown},
+	{"signed by unknown authority", verifyUnknownAuthority},
+	{"certificate issuer is unknown", verifyUnknownAuthority},
+	{"UnknownIssuer", verifyUnknownAuthority},
 	{"hostname mismatch", verifyHostname},
 	{"certificate is valid for", verifyHostname},
 	{"NotValidForName", verifyHostname},
 	{"doesn't match the host", verifyHostname},
 	{"does not match the host", verifyHostname},
+	{"name in the certificate does not match", verifyHostname},
+	{"owner does not match hostname", verifyHostname},
+	{"ERR_TLS_CERT_ALTNAME_INVALID", verifyHostname},
 }
 
 func verifyDetail(text string) string {

@@ -310,6 +310,11 @@ func TestReproduce(t *testing.T) {
 		{"sni-reject", "swaks", SideSender, "", KindTLSAlert, "swaks --tls --server 127.0.0.1:10027 --to postmaster@sni-reject.mxlab.test --tls-sni _dc-mx.sni-reject.mxlab.test"},
 		{"sni-reject", "gnutls", SideSender, "", KindTLSAlert, "gnutls-cli --starttls-proto=smtp --port 10027 --insecure --sni-hostname _dc-mx.sni-reject.mxlab.test 127.0.0.1"},
 		{"no-starttls", "openssl-3", SideSender, "", KindStartTLSNotSupported, "swaks --tls --server 127.0.0.1:10026 --to postmaster@no-starttls.mxlab.test"},
+		// The 530 of require-tls shows only to a client that does not
+		// start TLS; every profile does.
+		{"require-tls", "postfix", SideSender, "", KindTLSRequired, "swaks --server 127.0.0.1:10038 --to postmaster@require-tls.mxlab.test"},
+		// A failure the scenario's profiles meet for the kind's reason.
+		{"starttls-454", "postfix", SideSender, "", KindStartTLSRefused, "mxlab send --lab lab.json --profile postfix-encrypt --to postmaster@starttls-454.mxlab.test"},
 		{"", "gmail", SideSender, "", KindTLSAlert, ""},
 		// Not a scenario of the catalogue.
 		{"no-such-scenario", "gmail", SideSender, "", KindTLSAlert, ""},

@@ -12,10 +12,14 @@ import (
 // collected after it and measured once as it came (7 of 18 right with
 // the code before issue 15, 13 after). Neither is used to tune
 // explain, so these numbers measure how well it generalises; they may only
-// go up.
+// go up. For issue 11 the scenario of eleven entries was relabelled before
+// the code changed, from each entry's cause, because the catalogue gained
+// the scenario that reproduces it (require-tls, expired-cert,
+// wrong-name-cert, drop-after-220); the code before issue 11 got 14 of 19
+// and 9 of 18 on the relabelled sets, the code after 19 and 14.
 var holdoutFloors = map[string]int{
 	"holdout.yaml":       19,
-	"holdout-fresh.yaml": 13,
+	"holdout-fresh.yaml": 14,
 }
 
 // TestHoldout measures explain on the holdout: every unrelated message must

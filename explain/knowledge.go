@@ -42,6 +42,10 @@ const (
 	KindSenderPolicy = "sender-policy"
 	// KindTLSALookupFailed is a TLSA lookup that failed (SERVFAIL, a timeout) in the sender's resolver or at the receiver's name servers.
 	KindTLSALookupFailed = "tlsa-lookup-failed"
+	// KindConnectionLost is result.ConnectionLost before TLS: the MX closed or reset the connection before its greeting or before STARTTLS completed, without a reply or a TLS alert.
+	KindConnectionLost = "connection-lost"
+	// KindConnectRefused is result.ConnectRefused: nothing listens at the MX's address (TCP RST to the SYN).
+	KindConnectRefused = "connect-refused"
 )
 
 // Sides of the connection, the values of Answer.Side.
@@ -101,7 +105,7 @@ var kindAdvice = map[string]advice{
 			"the server's TLS library could not start (a wrong cipher or protocol setting, an exhausted random source)",
 			"a per-client policy on the receiver that refuses TLS to this sender",
 		},
-		scenario: noScenario,
+		scenario: "", // reproduces.yaml
 		fix:      "Read the receiving MTA's log at startup and at the STARTTLS command: it names the file or setting; fix permissions or paths so the MTA user can read the certificate and key.",
 	},
 	KindCertificateHostMismatch: {
@@ -111,7 +115,7 @@ var kindAdvice = map[string]advice{
 			"the server picks its certificate by SNI and sends a default one for the name the sender asked for",
 			"a self-signed or appliance default certificate that names the machine, not the MX",
 		},
-		scenario: noScenario,
+		scenario: "", // reproduces.yaml
 		fix:      "Get a certificate whose subject alternative names include the MX host name (or point the MX at a name the certificate covers), and serve it for that SNI.",
 	},
 	KindCertificateExpired: {
@@ -121,7 +125,7 @@ var kindAdvice = map[string]advice{
 			"an expired intermediate certificate still served in the chain",
 			"a wrong clock on the sending or receiving host",
 		},
-		scenario: noScenario,
+		scenario: "", // reproduces.yaml
 		fix:      "Renew the certificate, serve the current intermediate chain, and reload the MTA after each renewal (a certbot deploy hook that runs postfix reload or systemctl reload exim4).",
 	},
 	KindCertificateNotTrusted: {
@@ -171,7 +175,7 @@ var kindAdvice = map[string]advice{
 			"the sender tried STARTTLS, the handshake failed, and it went on in plaintext (Exchange, many applications and opportunistic MTAs fall back this way); the receiver then refuses the plaintext attempt",
 			"the sender offers only TLS 1.0 or 1.1 and the receiver requires 1.2 or later (Microsoft 365: 421 4.7.66)",
 		},
-		scenario: noScenario,
+		scenario: "", // reproduces.yaml (a plaintext refusal); tlsVersionRequired sets none
 		fix:      "Enable STARTTLS on the sending side (Postfix: smtp_tls_security_level = may or stronger; an application: its STARTTLS or \"TLS\" switch) with TLS 1.2 or later; if STARTTLS fails, the sender's TLS log says why.",
 	},
 	KindSenderPolicy: {
@@ -192,6 +196,26 @@ var kindAdvice = map[string]advice{
 		},
 		scenario: noScenario,
 		fix:      "Query the name from another validating resolver (delv @9.9.9.9 _25._tcp.<mx> TLSA): if it gets an authenticated answer or denial, fix or replace the sender's resolver; if not, the receiving domain must fix its DNS (check it on dnsviz.net).",
+	},
+	KindConnectionLost: {
+		receiverDid: "The receiving side accepted the TCP connection and then closed or reset it without a word of SMTP or TLS: no greeting, no reply, no alert.",
+		causes: []string{
+			"the MX name resolves to an address where nothing speaks SMTP: a web proxy or CDN in front of the mail host (a proxied DNS record), a load balancer without a mail backend",
+			"the mail server refuses this client before greeting it (a connection limit, a block list checked at connect, postscreen or a firewall that resets)",
+			"a firewall or SMTP-inspecting middlebox on the path that drops the connection",
+		},
+		scenario: noScenario, // the phase decides: reproduces.yaml phases
+		fix:      "Connect from the sender's network (telnet <mx> 25 or swaks --server <mx> --quit-after CONNECT): no \"220\" greeting means the MX address is wrong or something in front of it is not a mail server; make the MX's A/AAAA record point at the mail server (DNS only, not proxied).",
+	},
+	KindConnectRefused: {
+		receiverDid: "Nothing: nothing listens on port 25 at the MX's address, so the connection was refused (TCP RST) before any SMTP or TLS.",
+		causes: []string{
+			"the mail server is down or listens on another address or port",
+			"a firewall in front of the MX rejects connections to port 25",
+			"the MX record or its A/AAAA record points at the wrong host",
+		},
+		scenario: noScenario,
+		fix:      "Check that the MX name resolves to the mail server and that it listens on port 25 (ss -ltn on the server, nc -vz <mx> 25 from outside).",
 	},
 	KindSTSPolicyInvalid: {
 		receiverDid: "The MX the sender reached is not one the domain's MTA-STS policy lists, so a sender enforcing that policy refused to deliver there.",
@@ -264,7 +288,7 @@ var alertAdvice = map[tlsalert.Description]alertInfo{
 			causes: []string{
 				"your server negotiated TLS 1.0 or 1.1 and the client requires TLS 1.2 or later",
 			},
-			scenario: noScenario,
+			scenario: "", // reproduces.yaml client_alerts
 			fix:      "Enable TLS 1.2 and 1.3 on the receiving server.",
 		},
 	},

@@ -64,15 +64,15 @@ var rules = []rule{
 	// 4/5.4.8 failed MTA-STS validation.
 	{name: "m365-tlsa-invalid", re: re(`\b[45]\.7\.323\b|\btlsa-invalid\b`), source: "outlook", kind: KindTLSAInvalid},
 	{name: "m365-dnssec-invalid", re: re(`\b[45]\.7\.324\b|\bdnssec-invalid\b`), source: "outlook", kind: KindDNSSECInvalid},
-	{name: "m365-dane-host-mismatch", re: re(`\b[45]\.7\.325\b`), source: "outlook", kind: KindCertificateHostMismatch, scenario: noScenario},
+	{name: "m365-dane-host-mismatch", re: re(`\b[45]\.7\.325\b`), source: "outlook", kind: KindCertificateHostMismatch},
 	{name: "m365-starttls-not-supported", re: re(`\b[45]\.7\.321\b|\bstarttls-not-supported\b`), source: "outlook", kind: KindStartTLSNotSupported},
-	{name: "m365-certificate-expired", re: re(`\b5\.7\.322\b|\bcertificate-expired:`), source: "outlook", kind: KindCertificateExpired},
+	{name: "m365-certificate-expired", re: re(`\b[45]\.7\.322\b|\bcertificate-expired:`), source: "outlook", kind: KindCertificateExpired},
 	{name: "m365-sts-webpki", re: re(`Remote certificate failed MTA-STS validation`), source: "outlook", kind: KindSTSWebPKIInvalid},
 	{name: "m365-sts-policy", re: re(`failed MTA-STS validation`), source: "outlook", kind: KindSTSPolicyInvalid},
 	// Microsoft 365 message trace: "450 4.7.320 Certificate validation
 	// failed [Message=SubjectMismatch]" (xostmoen.wordpress.com 2017;
 	// blogs.technet.microsoft.com exchangechallengeaccepted 2017).
-	{name: "m365-subject-mismatch", re: re(`4\.7\.320\b.*SubjectMismatch|MSG=SubjectMismatch|Message=SubjectMismatch`), source: "outlook", kind: KindCertificateHostMismatch, scenario: noScenario},
+	{name: "m365-subject-mismatch", re: re(`4\.7\.320\b.*SubjectMismatch|MSG=SubjectMismatch|Message=SubjectMismatch`), source: "outlook", kind: KindCertificateHostMismatch},
 	{name: "m365-cert-validation", re: re(`\b[45]\.7\.320\b|Certificate validation failed`), source: "outlook", kind: KindValidationFailure, scenario: noScenario},
 	// Microsoft 365: "450 4.4.317 Cannot connect to remote server
 	// [Message=... TlsStartFailed]"; Microsoft documents 4.4.317 as "the
@@ -159,7 +159,7 @@ var rules = []rule{
 	// in docs/interop-recipe.md §5): "certificate verification failed for
 	// mx[ip]:25: num=62:hostname mismatch", "...: certificate has expired",
 	// "...: self-signed certificate", "...: untrusted issuer /C=...".
-	{name: "verify-hostname", re: re(`num=62:hostname mismatch|certificate verification failed for .*?hostname mismatch|x509: certificate is valid for|NotValidForName`), kind: KindCertificateHostMismatch, scenario: noScenario},
+	{name: "verify-hostname", re: re(`num=62:hostname mismatch|certificate verification failed for .*?hostname mismatch|x509: certificate is valid for|NotValidForName`), kind: KindCertificateHostMismatch},
 	{name: "verify-expired", re: re(`certificate verification failed for .*?(?:certificate has expired)|verify error:num=10:|x509: certificate has expired|invalid peer certificate: Expired`), kind: KindCertificateExpired},
 	{name: "verify-untrusted", re: re(`certificate verification failed for .*?(?:self[- ]signed|untrusted issuer|unable to get (?:local )?issuer)|verify error:num=(?:18|19|20|21):|x509: certificate signed by unknown authority|invalid peer certificate: UnknownIssuer`), kind: KindCertificateNotTrusted},
 	// Postfix smtp(8) deferral texts (src/smtp/smtp_proto.c): at levels >=
@@ -219,7 +219,7 @@ var rules = []rule{
 	{name: "postfix-cannot-start-tls", re: re(`Cannot start TLS: handshake failure`), source: "postfix", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	// Postfix smtp(8) without library detail: "SSL_connect error to
 	// mx[ip]:25: lost connection".
-	{name: "postfix-ssl-connect-lost", re: re(`SSL_connect error to \S+: lost connection`), source: "postfix", side: SideSender, kind: KindHandshakeFailure, generic: true, scenario: noScenario},
+	{name: "postfix-ssl-connect-lost", re: re(`SSL_connect error to \S+: lost connection`), source: "postfix", side: SideSender, kind: KindHandshakeFailure, generic: true},
 	// sendmail with its default tls_server ruleset: "ruleset=tls_server,
 	// arg1=SOFTWARE, relay=..., reject=403 4.7.0 TLS handshake failed."
 	// (brandonhutchinson.com; sonic.net log lines in
@@ -276,9 +276,9 @@ var sourceSignatures = []struct {
 }{
 	{"gmail", re(`TLS Negotiation failed|FAILED_PRECONDITION: starttls|third_party/openssl/boringssl|Reporting-MTA: dns; ?googlemail\.com`)},
 	{"outlook", re(`\bLED=|protection\.outlook\.com|TlsStartFailed|SMTPSEND\.`)},
-	{"postfix", re(`postfix/|X-Postfix|\bdsn=\d\.\d+\.\d+, status=|said: [45]\d\d\b.*\(in reply to [A-Z ]+ command\)|client TLS\s+configuration problem|Cannot start TLS|TLS is required, but|Server certificate not (?:verified|trusted)|SSL_(?:connect|accept) error (?:to|from)|lost connection after STARTTLS|TLS library problem|num=\d+:`)},
-	{"exim", re(`TLS error on connection|a TLS session is required|TLS session: \(|SMTP error from remote mail server|STARTTLS command used when not advertised`)},
-	{"sendmail", re(`STARTTLS=(?:client|server)|ruleset=tls_server|\bsm-mta\[|\bsendmail\[|403 4\.7\.0 TLS handshake failed|TLS not available after start|503 5\.5\.0 TLS not available`)},
+	{"postfix", re(`postfix/|X-Postfix|lost connection with \S+ while |\bdsn=\d\.\d+\.\d+, status=|said: [45]\d\d\b.*\(in reply to [A-Z ]+ command\)|client TLS\s+configuration problem|Cannot start TLS|TLS is required, but|Server certificate not (?:verified|trusted)|SSL_(?:connect|accept) error (?:to|from)|lost connection after STARTTLS|TLS library problem|num=\d+:`)},
+	{"exim", re(`TLS error on connection|Remote host closed connection in response to|a TLS session is required|TLS session: \(|SMTP error from remote mail server|STARTTLS command used when not advertised`)},
+	{"sendmail", re(`STARTTLS=(?:client|server)|Deferred: Connection refused by|ruleset=tls_server|\bsm-mta\[|\bsendmail\[|403 4\.7\.0 TLS handshake failed|TLS not available after start|503 5\.5\.0 TLS not available`)},
 	{"stalwart", re(`TLS error from '`)},
 	// Other MTAs and libraries, by their log formats: mox (key=value lines
 	// with pkg=queue, mjl-/mox #365), maddy ("remote: TLS verify error",
@@ -301,7 +301,11 @@ var sourceSignatures = []struct {
 // first: sendmail's server lines carry "relay=" too.
 var (
 	receiverSignals = re(`postfix/(?:\w+/)?smtpd\[|postfix/postscreen|SSL_accept|STARTTLS=server|TLS error on connection from|lost connection after STARTTLS from|tls_post_process_client_hello|tls_early_post_process_client_hello|tls_process_client_hello|ssl3_get_client_hello|statem_srvr\.c|s3_srvr\.c|Error in handshake:|\[core\]|gnutls-serv|imap-login|\[tls\] timeout`)
-	senderSignals   = re(`postfix/(?:\w+/)?smtp\[|SSL_connect|STARTTLS=client|TLS error on connection to|TLS session: \(|TLS Negotiation failed|relay=|\bto=<|Diagnostic-Code|Final-Recipient|Remote-MTA|s_client|CONNECTED\(|TLS startup failed|\*\*\* Received alert|remote error: tls|TLS error from '|SMTP error from remote`)
+	// OpenSSL's client-side function and file names (ssl_choose_client_version,
+	// tls_process_server_hello, statem_clnt.c; 1.0's SSL3_GET_SERVER_HELLO,
+	// s3_clnt.c) and Go's client error for the version a server chose
+	// say the writer is the client.
+	senderSignals = re(`postfix/(?:\w+/)?smtp\[|SSL_connect|ssl_choose_client_version|tls_process_server_hello|tls_process_server_certificate|tls_post_process_server_certificate|ssl3_get_server_hello|ssl3_get_server_certificate|statem_clnt\.c|s3_clnt\.c|server selected unsupported protocol version|lost connection with \S+ while |Remote host closed connection in response to|\bconnect to \S+: Connection refused|Deferred: Connection refused by|STARTTLS=client|TLS error on connection to|TLS session: \(|TLS Negotiation failed|relay=|\bto=<|Diagnostic-Code|Final-Recipient|Remote-MTA|s_client|CONNECTED\(|TLS startup failed|\*\*\* Received alert|remote error: tls|TLS error from '|SMTP error from remote`)
 )
 
 // peerSignatures recognise, in a receiving server's log, the sender it

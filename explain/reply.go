@@ -53,6 +53,26 @@ func decodeReply(text string) reply {
 // "TLS is required, but was not offered by host" (a sender's policy).
 var tlsRequiredWords = re(`\b(?:STARTTLS|TLS|SSL|encryption)\W+(?:is\s+|are\s+)?(?:required|mandatory)\b|\brequires?\s+(?:TLS|STARTTLS|encryption)\b|\bmust\s+issue\s+a\s+STARTTLS\b|\bsent\s+over\s+a\s+TLS\s+connection\b|\bappropriate\s+TLS\s+channel\b|\bTLS\s+1\.[01](?:\s+and\s+1\.[01])?\s+(?:are|is)\s+not\s+supported\b`)
 
+// tlsVersionRequired are the words of a receiver that requires a newer TLS
+// version than the sender used (Microsoft 365's "421 4.7.66 TLS 1.0 and
+// 1.1 are not supported"): the lab's require-tls scenario, which refuses
+// mail sent without TLS, does not reproduce that.
+var tlsVersionRequired = re(`\bTLS\s+1\.[01](?:\s+and\s+1\.[01])?\s+(?:are|is)\s+not\s+supported\b|\b[45]\.7\.66\b`)
+
+// startTLSRefusals are replies that refuse the STARTTLS command itself
+// after EHLO offered it (RFC 3207 §4: "454 TLS not available due to
+// temporary reason"): a 454 that says TLS is not available, or a 4xx
+// reply a client quotes as its answer to STARTTLS (Postfix "(in reply
+// to STARTTLS command)", nodemailer "Error upgrading connection with
+// STARTTLS: 454 ...", mox "STARTTLS: got 454"). A 50x to STARTTLS is a
+// command the server does not offer (starttls-not-supported, patterns.go).
+var startTLSRefusals = re(`\b454[ -](?:[45]\.\d{1,3}\.\d{1,3}\s+)?(?:TLS|STARTTLS)\b[^\n]{0,40}?\b(?:not\s+available|unavailable)|\b4\d\d\b[^()\n]{0,120}\(in reply to STARTTLS command\)|\bSTARTTLS:?\s+(?:got\s+)?4\d\d\b`)
+
+// startTLSRefused reports whether a text quotes a refusal of STARTTLS.
+func startTLSRefused(text string) bool {
+	return startTLSRefusals.MatchString(text) && !receiverRequiresTLS(text)
+}
+
 // senderPolicyTLS are the sender's own words for a TLS policy it could
 // not meet; they are explained by their own rules (patterns.go).
 var senderPolicyTLS = re(`TLS is required, but`)

@@ -9,6 +9,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/tlsalert"
 )
@@ -35,6 +37,10 @@ type labScenario struct {
 	// dane: the scenario publishes TLSA records, which only `mxlab send`
 	// (with the lab's resolver) looks up.
 	dane bool
+	// requireTLS: MAIL before STARTTLS is refused (smtp.require_tls), so
+	// a client that does not start TLS reproduces the receiver's refusal
+	// even where every profile, all of which offer TLS, delivers.
+	requireTLS bool
 	// failing lists the profiles that defer or bounce there, by reason
 	// (the expectations' reason; "" holds them all), in name order.
 	failing map[string][]string
@@ -47,6 +53,10 @@ var labScenarios = sync.OnceValue(func() map[string]labScenario {
 	cat, err := scenarios.Builtin()
 	if err != nil {
 		return out
+	}
+	var profs []*profiles.Profile
+	if pc, err := profiles.Builtin(); err == nil {
+		profs = pc.All()
 	}
 	for _, s := range cat.All() {
 		if s.Kind != scenarios.KindMX {
@@ -64,25 +74,53 @@ var labScenarios = sync.OnceValue(func() map[string]labScenario {
 		}) {
 			ls.sni = first + "." + s.Name + "." + labZone
 		}
+		ls.requireTLS = s.SMTP.RequireTLS
 		for prof, e := range s.Expectations {
-			if e.Outcome != "deferred" && e.Outcome != "bounced" {
-				continue
-			}
-			ls.failing[""] = append(ls.failing[""], prof)
-			if e.Reason != "" {
-				ls.failing[string(e.Reason)] = append(ls.failing[string(e.Reason)], prof)
+			if !e.Outcome.IsDelivery() {
+				ls.addFailing(prof, e.Reason)
 			}
 		}
-		if len(ls.failing[""]) == 0 {
+		if len(s.Expectations) == 0 {
+			// A scenario whose expectations are not measured yet: the
+			// profiles that defer or bounce on some failure (their `on:`
+			// reactions) stand in for them, per reason, so that a
+			// reproduction uses a sender that fails for the text's reason.
+			for _, p := range profs {
+				for r, react := range p.On {
+					if failsOn(react, ls.dane) {
+						ls.addFailing(p.Name, r)
+					}
+				}
+			}
+		}
+		if len(ls.failing[""]) == 0 && !ls.requireTLS {
 			continue // a scenario every sender delivers to reproduces no failure
 		}
 		for r := range ls.failing {
 			slices.Sort(ls.failing[r])
+			ls.failing[r] = slices.Compact(ls.failing[r])
 		}
 		out[s.Name] = ls
 	}
 	return out
 })
+
+func (ls *labScenario) addFailing(profile string, r result.Reason) {
+	ls.failing[""] = append(ls.failing[""], profile)
+	if r != "" {
+		ls.failing[string(r)] = append(ls.failing[string(r)], profile)
+	}
+}
+
+// failsOn reports whether a profile's reaction to a failure is to defer
+// or bounce; with TLSA records published, a DANE sender's own reaction
+// (Reaction.DANE) replaces it.
+func failsOn(r profiles.Reaction, dane bool) bool {
+	if dane && r.DANE != nil {
+		r = *r.DANE
+	}
+	return r.Outcome != "" && !r.Outcome.IsDelivery()
+}
 
 // isLabScenario reports whether name is an MX scenario of the catalogue at
 // which some sender fails.
@@ -92,18 +130,21 @@ func isLabScenario(name string) bool {
 }
 
 // kindReasons maps explain's kinds to the reasons of the catalogue's
-// expectations (result.Reason, RFC 8460 result types), so that a
+// expectations and the profiles' reactions (result.Reason, RFC 8460
+// result types where one fits), most specific first, so that a
 // reproduction uses a profile that fails for the same reason.
-var kindReasons = map[string]string{
-	KindTLSAlert:                "tls-alert",
-	KindHandshakeFailure:        "tls-alert",
-	KindStartTLSNotSupported:    "starttls-not-supported",
-	KindCertificateNotTrusted:   "certificate-not-trusted",
-	KindCertificateHostMismatch: "certificate-host-mismatch",
-	KindCertificateExpired:      "certificate-expired",
-	KindValidationFailure:       "tlsa-invalid",
-	KindTLSAInvalid:             "tlsa-invalid",
-	KindSTSWebPKIInvalid:        "certificate-not-trusted",
+var kindReasons = map[string][]result.Reason{
+	KindTLSAlert:                {result.TLSAlert},
+	KindHandshakeFailure:        {result.HandshakeFailed, result.TLSAlert},
+	KindStartTLSNotSupported:    {result.STARTTLSNotSupported},
+	KindStartTLSRefused:         {result.STARTTLSRefused},
+	KindCertificateNotTrusted:   {result.CertificateNotTrusted},
+	KindCertificateHostMismatch: {result.CertificateHostMismatch},
+	KindCertificateExpired:      {result.CertificateExpired},
+	KindValidationFailure:       {result.TLSAInvalid},
+	KindTLSAInvalid:             {result.TLSAInvalid},
+	KindSTSWebPKIInvalid:        {result.CertificateNotTrusted},
+	KindConnectionLost:          {result.ConnectionLost},
 }
 
 // sourceProfiles maps who wrote a text to the profile that imitates it.
@@ -125,9 +166,17 @@ func profileFor(scenario, source, kind string) string {
 	if !ok {
 		return ""
 	}
-	failing := ls.failing[kindReasons[kind]]
+	var failing []string
+	for _, r := range kindReasons[kind] {
+		if failing = ls.failing[string(r)]; len(failing) > 0 {
+			break
+		}
+	}
 	if len(failing) == 0 {
 		failing = ls.failing[""]
+	}
+	if len(failing) == 0 {
+		return ""
 	}
 	if p, ok := sourceProfiles[source]; ok && slices.Contains(failing, p) {
 		return p
@@ -151,12 +200,23 @@ func reproduceCommand(scenario, source, side, peer, kind string) string {
 		return ""
 	}
 	to := fmt.Sprintf("postmaster@%s.%s", scenario, labZone)
+	addr := fmt.Sprintf("127.0.0.1:%d", ls.port)
+	if kind == KindTLSRequired && ls.requireTLS && ls.port != 0 {
+		// The refusal of mail sent without TLS: every profile starts
+		// TLS, so a client that does not reproduces it (swaks without
+		// --tls gets the 530 to MAIL).
+		return fmt.Sprintf("swaks --server %s --to %s", addr, to)
+	}
 	send := func() string {
 		who := source
 		if side == SideReceiver {
 			who = peer
 		}
-		return fmt.Sprintf("mxlab send --lab lab.json --profile %s --to %s", profileFor(scenario, who, kind), to)
+		prof := profileFor(scenario, who, kind)
+		if prof == "" {
+			return ""
+		}
+		return fmt.Sprintf("mxlab send --lab lab.json --profile %s --to %s", prof, to)
 	}
 	tool := ""
 	switch {
@@ -171,7 +231,6 @@ func reproduceCommand(scenario, source, side, peer, kind string) string {
 	if tool == "" || ls.dane || ls.port == 0 {
 		return send()
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ls.port)
 	if ls.noSTARTTLS {
 		tool = "swaks"
 	}
@@ -209,12 +268,16 @@ func reproduceCommand(scenario, source, side, peer, kind string) string {
 // the decoded parts decide it.
 type reproduces struct {
 	Kinds                   map[string]string `yaml:"kinds"`
+	Certificates            map[string]string `yaml:"certificates"`
 	ServerAlerts            map[string]string `yaml:"server_alerts"`
+	ClientAlerts            map[string]string `yaml:"client_alerts"`
 	ClientCertificateAlerts struct {
 		Scenario string   `yaml:"scenario"`
 		Except   []string `yaml:"except"`
 	} `yaml:"client_certificate_alerts"`
-	Rules map[string]string `yaml:"rules"`
+	Reasons map[string]string `yaml:"reasons"`
+	Phases  map[string]string `yaml:"phases"`
+	Rules   map[string]string `yaml:"rules"`
 }
 
 //go:embed reproduces.yaml
@@ -238,6 +301,9 @@ func scenarioFor(kind string, alert tlsalert.Description, byServer bool) string 
 	}
 	if byServer {
 		return r.ServerAlerts[alert.String()]
+	}
+	if s, ok := r.ClientAlerts[alert.String()]; ok {
+		return s
 	}
 	if isCertificateAlert(alert) && !slices.Contains(r.ClientCertificateAlerts.Except, alert.String()) {
 		return r.ClientCertificateAlerts.Scenario
