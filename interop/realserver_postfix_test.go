@@ -12,6 +12,9 @@ import (
 // address (port 25), host name and certificate.
 type smtpdListener struct {
 	addr, host, certFile, keyFile string
+	// opts are more smtpd settings for this listener, as master.cf -o
+	// name=value (no spaces).
+	opts []string
 }
 
 // startReceiver runs a second private Postfix instance (the real
@@ -53,8 +56,12 @@ func startReceiver(t *testing.T, w *world, tools postfixTools, ls []smtpdListene
 	p.write(t, "main.cf", strings.Join(main, "\n")+"\n")
 	master := masterCF
 	for _, l := range ls {
-		master += fmt.Sprintf("%s:25 inet n - n - - smtpd -o myhostname=%s -o smtpd_tls_cert_file=%s -o smtpd_tls_key_file=%s\n",
-			l.addr, l.host, l.certFile, l.keyFile)
+		extra := ""
+		for _, o := range l.opts {
+			extra += " -o " + o
+		}
+		master += fmt.Sprintf("%s:25 inet n - n - - smtpd -o myhostname=%s -o smtpd_tls_cert_file=%s -o smtpd_tls_key_file=%s%s\n",
+			l.addr, l.host, l.certFile, l.keyFile, extra)
 	}
 	p.write(t, "master.cf", master)
 

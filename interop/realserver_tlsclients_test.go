@@ -2,6 +2,7 @@ package interop
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/internal/smtpexpect"
+	"github.com/mxlab/mxlab/tlsalert"
 )
 
 // sniNote is the note of a client that sends the MX name as SNI against
@@ -164,8 +166,6 @@ func goClient(w *world, tg clientTarget) (out string, code int) {
 	return b.String(), 0
 }
 
-var goRemoteErrorRE = regexp.MustCompile(`remote error: tls: ([a-z ]+)`)
-
 // parseGoClient: its RESULT line, the outcome before the first colon.
 func parseGoClient(out string) (Side, clientSaw) {
 	saw := clientSaw{alert: -1}
@@ -181,8 +181,10 @@ func parseGoClient(out string) (Side, clientSaw) {
 		saw.hello, saw.handshake = true, true
 	case outcome == "handshake failed":
 		saw.hello = true
-		if m := goRemoteErrorRE.FindStringSubmatch(status); m != nil {
-			saw.alert = alertCode(m[1])
+		if a, ok := tlsalert.FromGoError(errors.New(status)); ok {
+			// Go's words for the alert ("protocol version not
+			// supported"), not the RFC's name.
+			saw.alert = int(a.Description)
 		}
 	}
 	return Side{Outcome: outcome, Status: Normalize(status)}, saw
