@@ -77,7 +77,7 @@ var packedCode = regexp.MustCompile(`(?i)error:([0-9a-f]{8}):([^:\n]*):([^:\n]*)
 
 // goErrors are Go's crypto/tls and crypto/x509 error prefixes for what
 // is no alert: "tls: server selected unsupported protocol version 301"
-// (handshake_client.go), "x509: certificate is valid for ..., not ..."
+// (its client handshake), "x509: certificate is valid for ..., not ..."
 // (x509/verify.go).
 var goErrors = re(`\btls: server selected unsupported protocol version|\bx509: (?:certificate|cannot validate)`)
 
@@ -354,7 +354,7 @@ var reasonWords = []struct{ words, reason string }{
 	{"no shared cipher", reasonNoSharedCipher},
 	// OpenSSL's SSL_R_UNSUPPORTED_PROTOCOL; Go's client says "tls: server
 	// selected unsupported protocol version 301" (crypto/tls
-	// handshake_client.go) and sends protocol_version, as OpenSSL does.
+	// its client handshake) and sends protocol_version, as OpenSSL does.
 	{"unsupported protocol", reasonUnsupportedProto},
 	// OpenSSL's SSL_R_NO_PROTOCOLS_AVAILABLE (ssl/statem/statem_lib.c
 	// ssl_set_client_hello_version and tls_setup_handshake): the writer's
