@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./dnslab -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 	$(GO) test ./dane -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./explain -run '^$$' -fuzz FuzzExplain -fuzztime $(FUZZTIME)
+	$(GO) test ./scenarios -run '^$$' -fuzz FuzzScenarioFile -fuzztime $(FUZZTIME)
 
 bench:
 	./bench/run.sh

@@ -93,6 +93,47 @@ func TestFaultPoints(t *testing.T) {
 				t.Errorf("after STARTTLS: %q, want the 220 and then the fatal internal_error alert record %q", got, want)
 			}
 		}, EndClosedByLab},
+		{"421 to EHLO", scenarios.Fault{At: scenarios.AtEHLO, Do: scenarios.DoReply, Reply: "421 4.7.0 {host} Service not available"}, func(t *testing.T, ts *testServer) {
+			d := smtpexpect.Dial(t, ts.addr)
+			d.Expect(220)
+			d.Cmd("EHLO client.example", 421)
+			expectClosed(t, d)
+		}, EndClosedByLab},
+		{"451 to DATA", scenarios.Fault{At: scenarios.AtDATA, Do: scenarios.DoReply, Reply: "451 4.3.0 Error: queue file write error"}, func(t *testing.T, ts *testServer) {
+			d := ts.greeted(t)
+			d.Cmd("MAIL FROM:<a@client.example>", 250)
+			d.Cmd("RCPT TO:<r@baseline.mxlab.test>", 250)
+			d.Cmd("DATA", 451)
+			d.Cmd("QUIT", 221)
+		}, EndQuit},
+		{"554 after the dot", scenarios.Fault{At: scenarios.AtDot, Do: scenarios.DoReply, Reply: "554 5.7.1 Message rejected"}, func(t *testing.T, ts *testServer) {
+			d := ts.greeted(t)
+			d.Cmd("MAIL FROM:<a@client.example>", 250)
+			d.Cmd("RCPT TO:<r@baseline.mxlab.test>", 250)
+			d.Cmd("DATA", 354)
+			d.Cmd("Subject: x\r\n\r\nbody\r\n.", 554)
+			d.Cmd("QUIT", 221)
+		}, EndQuit},
+		{"close after the handshake", scenarios.Fault{At: scenarios.AtHandshake, Do: scenarios.DoClose}, func(t *testing.T, ts *testServer) {
+			d := ts.greeted(t)
+			d.Cmd("STARTTLS", 220)
+			if err := d.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			if got, err := readEnd(t, d.Conn); got != "" || err != nil {
+				t.Errorf("after the handshake: read %q, %v; want close_notify and EOF", got, err)
+			}
+		}, EndClosedByLab},
+		{"stall on connect until the client leaves", scenarios.Fault{At: scenarios.AtConnect, Do: scenarios.DoStall}, func(t *testing.T, ts *testServer) {
+			c, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Write([]byte("EHLO client.example\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}, EndClosedByClient},
 		{"close at clienthello", scenarios.Fault{At: scenarios.AtClientHello, Do: scenarios.DoClose, When: scenarios.TLS13Only}, func(t *testing.T, ts *testServer) {
 			d := ts.greeted(t)
 			d.Cmd("STARTTLS", 220)
