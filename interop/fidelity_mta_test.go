@@ -604,26 +604,7 @@ func mtaEvidence(r *mtaRun, c *mtaCell, mta string) string {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "  lab session records:\n")
-	for _, rec := range c.records {
-		sni := "-"
-		if rec.ClientHello != nil {
-			sni = "none"
-			if rec.ClientHello.SNI != nil {
-				sni = *rec.ClientHello.SNI
-			}
-		}
-		fmt.Fprintf(&b, "    %s %s SNI=%s commands=%q %s\n", rec.ID, rec.Started.Format("15:04:05.000"), sni, rec.Commands, summarize(&rec))
-	}
-	if c.pred != nil {
-		fmt.Fprintf(&b, "  mxlab send transcript:\n")
-		for _, l := range c.pred.Transcript {
-			if first, _, cut := strings.Cut(l, "\n"); cut {
-				l = first + " …"
-			}
-			fmt.Fprintf(&b, "    %s\n", l)
-		}
-	}
+	writeLabAndPrediction(&b, c.records, c.pred)
 	return b.String()
 }
 

@@ -526,8 +526,15 @@ func evidence(c *cell) string {
 			fmt.Fprintf(&b, "    %s\n", l)
 		}
 	}
-	fmt.Fprintf(&b, "  lab session records:\n")
-	for _, r := range c.records {
+	writeLabAndPrediction(&b, c.records, c.pred)
+	return b.String()
+}
+
+// writeLabAndPrediction ends a differing cell's evidence: the lab's
+// session records and the prediction's transcript.
+func writeLabAndPrediction(b *strings.Builder, records []server.Record, pred *sender.Report) {
+	fmt.Fprintf(b, "  lab session records:\n")
+	for _, r := range records {
 		sni := "-"
 		if r.ClientHello != nil {
 			sni = "none"
@@ -535,17 +542,16 @@ func evidence(c *cell) string {
 				sni = *r.ClientHello.SNI
 			}
 		}
-		fmt.Fprintf(&b, "    %s %s SNI=%s commands=%q %s\n", r.ID, r.Started.Format("15:04:05.000"), sni, r.Commands, summarize(&r))
+		fmt.Fprintf(b, "    %s %s SNI=%s commands=%q %s\n", r.ID, r.Started.Format("15:04:05.000"), sni, r.Commands, summarize(&r))
 	}
-	if c.pred != nil {
-		fmt.Fprintf(&b, "  mxlab send transcript:\n")
-		for _, l := range c.pred.Transcript {
+	if pred != nil {
+		fmt.Fprintf(b, "  mxlab send transcript:\n")
+		for _, l := range pred.Transcript {
 			// The message itself is one entry: its first line will do.
 			if first, _, cut := strings.Cut(l, "\n"); cut {
 				l = first + " …"
 			}
-			fmt.Fprintf(&b, "    %s\n", l)
+			fmt.Fprintf(b, "    %s\n", l)
 		}
 	}
-	return b.String()
 }
