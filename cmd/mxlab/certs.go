@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
 	"github.com/mxlab/mxlab/certs"
@@ -82,6 +83,14 @@ pick one combination; --name prints zone-file lines for _PORT._tcp.NAME.`,
 			f, err := format(cmd, "text", "json")
 			if err != nil {
 				return err
+			}
+			if n := strings.TrimSuffix(name, "."); name != "" {
+				if _, ok := dns.IsDomainName(n); !ok || strings.ContainsAny(n, " !\"'*@/\\") || strings.HasPrefix(n, ".") {
+					return fmt.Errorf("%w: --name %q is not a host name", errUsage, name)
+				}
+			}
+			if port < 1 || port > 65535 {
+				return fmt.Errorf("%w: --port %d is not a port number", errUsage, port)
 			}
 			chain, err := certs.ReadCerts(args[0])
 			if err != nil {

@@ -111,6 +111,9 @@ func TestTLSACommand(t *testing.T) {
 	if code, _, _ := mxlab(t, "tlsa", leaf.CertPath, "--selector", "2"); code != 64 {
 		t.Errorf("--selector 2: exit %d, want 64", code)
 	}
+	if code, _, errOut := mxlab(t, "tlsa", leaf.CertPath, "--name", "bad name!"); code != 64 || !strings.Contains(errOut, "not a host name") {
+		t.Errorf("--name 'bad name!': exit %d, want 64: %s", code, errOut)
+	}
 	if code, _, _ := mxlab(t, "tlsa"); code != 64 {
 		t.Errorf("no argument: exit %d, want 64", code)
 	}
@@ -220,6 +223,13 @@ func TestSendAndMatrix(t *testing.T) {
 		{[]string{"probe", "--lab", manifest, "x.tlsa-mismatch.mxlab.test"}, 0, "tlsa-invalid"},
 		{[]string{"probe", "--lab", manifest, "not-a-domain"}, 64, ""},
 		{[]string{"profiles", "postfix-dane"}, 0, "num=65:no matching DANE TLSA records"},
+		// Bad input is refused, never taken silently (issue 15).
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@x.submission.mxlab.test", "--auth", "nocolon"}, 64, ""},
+		{[]string{"matrix", "--state-dir", warmState(t), "--scenarios", "submission"}, 64, ""},
+		{[]string{"send", "--lab", staleManifest(t), "--profile", "postfix-may", "--to", "a@x.baseline.mxlab.test"}, 78, ""},
+		// A new scenario's address rules and faults, end to end.
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "rcpt-550@x.baseline.mxlab.test"}, 69, "550 5.1.1"},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-encrypt", "--to", "a@x.starttls-454.mxlab.test"}, 75, "refused to start TLS: 454 4.7.0"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[:min(3, len(tt.args))], " "), func(t *testing.T) {
@@ -294,4 +304,16 @@ func TestServeConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// staleManifest is a manifest whose lab is gone: its DNS address has no
+// server.
+func staleManifest(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "stale.json")
+	body := `{"zone":"mxlab.test","dns":"127.0.0.1:` + freePort(t, "127.0.0.1") + `","scenarios":[{"name":"baseline","smtp":"127.0.0.1:10025"}]}`
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/matrix"
 	"github.com/mxlab/mxlab/profiles"
+	"github.com/mxlab/mxlab/scenarios"
 )
 
 func newMatrixCmd(env *cliEnv) *cobra.Command {
@@ -47,6 +49,9 @@ ports. Exits 1 when a cell diverges.`,
 			scs, err := lc.Catalogue.Select(cfg.Only)
 			if err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			if err := someMX(scs, cfg.Only); err != nil {
+				return err
 			}
 			opts := matrix.Options{Profiles: ps, Scenarios: scs}
 			if labPath != "" {
@@ -94,4 +99,15 @@ ports. Exits 1 when a cell diverges.`,
 	cmd.Flags().String("state-dir", "", "state directory of the in-process lab")
 	cmd.Flags().StringSlice("scenario-dir", nil, "directory of extra scenario YAML files (repeatable)")
 	return cmd
+}
+
+// someMX refuses a selection with no MX scenario: the matrix would be
+// empty (a submission scenario takes no deliveries).
+func someMX(scs []*scenarios.Scenario, asked []string) error {
+	for _, s := range scs {
+		if s.Kind == scenarios.KindMX {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: --scenarios %s: none of them is an MX scenario (submission scenarios take no deliveries; see mxlab scenarios)", errUsage, strings.Join(asked, ","))
 }

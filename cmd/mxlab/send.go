@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
 	"github.com/mxlab/mxlab/certs"
@@ -57,6 +58,9 @@ configuration.`,
 			p, err := cat.Get(profileName)
 			if err != nil {
 				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+			if user, _, ok := strings.Cut(auth, ":"); auth != "" && (!ok || user == "") {
+				return fmt.Errorf("%w: --auth %q: want user:password", errUsage, auth)
 			}
 			opts := sender.Options{Profile: p, To: to, Server: server, Auth: auth, From: from, Timeout: timeout}
 			if labPath != "" {
@@ -125,6 +129,9 @@ func labRoots(layout *lab.Layout) (*x509.CertPool, error) {
 // useLab points an attempt at a running lab: its DNS, its CA (beside the
 // system roots) and its per-scenario ports.
 func useLab(opts *sender.Options, layout *lab.Layout) error {
+	if err := labAnswers(layout); err != nil {
+		return err
+	}
 	opts.Resolver = &sender.Resolver{Addr: layout.DNS}
 	roots, err := labRoots(layout)
 	if err != nil {
@@ -170,4 +177,23 @@ func printReport(w io.Writer, r *sender.Report) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// labAnswers asks the manifest's DNS server for the lab zone's SOA: a
+// manifest left by a lab that has stopped would otherwise turn into a DNS
+// verdict about the scenario (dns-servfail) instead of the real cause.
+func labAnswers(layout *lab.Layout) error {
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(layout.Zone), dns.TypeSOA)
+	c := &dns.Client{Timeout: 2 * time.Second}
+	if r, _, err := c.Exchange(q, layout.DNS); err != nil || r.Rcode != dns.RcodeSuccess {
+		why := "no answer"
+		if err != nil {
+			why = err.Error()
+		} else {
+			why = dns.RcodeToString[r.Rcode]
+		}
+		return fmt.Errorf("%w: the lab's DNS server at %s (from the manifest) does not answer for %s: is the lab running? (%s)", errConfig, layout.DNS, layout.Zone, why)
+	}
+	return nil
 }
