@@ -1,11 +1,13 @@
 package lab_test
 
 import (
+	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,4 +225,91 @@ func templateRE(tmpl, host string) *regexp.Regexp {
 	b.WriteString(regexp.QuoteMeta(tmpl[last:]))
 	b.WriteString("$")
 	return regexp.MustCompile(b.String())
+}
+
+// runPeerUntilFunc is runPeerUntil with a condition on anything the test
+// can see (the client's output is passed to it).
+func runPeerUntilFunc(t *testing.T, until func(out string) bool, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out := &netns.LockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(peerTimeout)
+	for !until(out.String()) {
+		select {
+		case <-done:
+			t.Logf("$ %s %s (ended by itself)\n%s", filepath.Base(name), strings.Join(args, " "), out.String())
+			return out.String()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the awaited condition did not hold within %s:\n%s", filepath.Base(name), peerTimeout, out.String())
+		}
+	}
+	stop()
+	t.Logf("$ %s %s (stopped)\n%s", filepath.Base(name), strings.Join(args, " "), out.String())
+	return out.String()
+}
+
+// relay is a TCP relay on 127.0.0.1 to one target, for one connection,
+// keeping what each side sent: it shows what a client that prints
+// nothing has been told.
+type relay struct {
+	addr                   string
+	fromServer, fromClient netns.LockedBuffer
+}
+
+// startRelay listens on 127.0.0.1:0 and relays the first connection to
+// target; everything stops at the end of the test.
+func startRelay(t *testing.T, target string) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{addr: ln.Addr().String()}
+	var conns []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		ln.Close()
+		if err != nil {
+			return
+		}
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			c.Close()
+			return
+		}
+		mu.Lock()
+		conns = append(conns, c, u)
+		mu.Unlock()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _, _ = io.Copy(io.MultiWriter(c, &r.fromServer), u); c.Close() }()
+		go func() { defer wg.Done(); _, _ = io.Copy(io.MultiWriter(u, &r.fromClient), c); u.Close() }()
+		wg.Wait()
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		<-done
+	})
+	return r
 }

@@ -2,7 +2,11 @@
 // clients and MTA tools Debian ships (openssl s_client, gnutls-cli, swaks,
 // Postfix's posttls-finger), and the same ClientHello bytes sent to the lab
 // and to the real misconfigured servers (gnutls-serv, openssl s_server
-// -nocert) in one run. A missing tool ends the test as internal/realpeer's
+// -nocert) in one run. What each client must show is computed from the
+// scenario's knobs (realpeers_knobs_test.go), never from its name, so a
+// new scenario file is driven with no Go change; certificate and version
+// knobs are also compared with openssl s_server serving the lab's own
+// files (realpeers_certref_test.go). A missing tool ends the test as internal/realpeer's
 // policy says, with the command that installs it.
 //
 // Everything listens on 127.0.0.1 or inside a network namespace the test
@@ -30,10 +34,8 @@ import (
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/server"
+	"github.com/mxlab/mxlab/tlsalert"
 )
-
-// caSubject is how OpenSSL prints the lab CA's subject.
-const caSubject = "O = mxlab, CN = mxlab test CA"
 
 // sClientAlertRE finds, in s_client -msg output, the alert record it
 // received: the record header's bytes, then the alert's level, name and
@@ -41,119 +43,198 @@ const caSubject = "O = mxlab, CN = mxlab test CA"
 var sClientAlertRE = regexp.MustCompile(`<<< [^\n]*RecordHeader \[length 0005\]\n\s+([0-9a-f ]+)\n<<< [^\n]*Alert \[length 0002\], (fatal|warning) ([a-z_]+)\n\s+([0-9a-f ]+)\n`)
 
 var (
-	sClientSubjectRE = regexp.MustCompile(`(?m)^ 0 s:(.*)$`)
-	sClientIssuerRE  = regexp.MustCompile(`(?m)^   i:(.*)$`)
-	sClientNewRE     = regexp.MustCompile(`(?m)^New, (\S+), Cipher is (\S+)$`)
-	sClientVerifyRE  = regexp.MustCompile(`(?m)^\s*Verify return code: (.*)$`) // indented in TLS 1.2's SSL-Session block
+	sClientSubjectRE  = regexp.MustCompile(`(?m)^ 0 s:(.*)$`)
+	sClientIssuerRE   = regexp.MustCompile(`(?m)^   i:(.*)$`)
+	sClientDepthRE    = regexp.MustCompile(`(?m)^ \d+ s:`)
+	sClientNewRE      = regexp.MustCompile(`(?m)^New, (\S+), Cipher is (\S+)$`)
+	sClientProtocolRE = regexp.MustCompile(`(?m)^\s+Protocol  : (\S+)$`)
+	sClientVerifyRE   = regexp.MustCompile(`(?m)^\s*Verify return code: (.*)$`) // indented in TLS 1.2's SSL-Session block
+	sClientVerifyErr  = regexp.MustCompile(`(?m)^verify error:num=(\d+:.*)$`)
+	// The record header of the ServerHello (its version is the one the
+	// server chose, below TLS 1.3), and the alert s_client then sent.
+	sClientServerHelloRE = regexp.MustCompile(`<<< [^\n]*RecordHeader \[length 0005\]\n\s+16 ([0-9a-f]{2}) ([0-9a-f]{2})[^\n]*\n<<< [^\n]*ServerHello`)
+	sClientSentAlertRE   = regexp.MustCompile(`>>> [^\n]*Alert \[length 0002\], fatal ([a-z_]+)`)
 )
+
+// stage is how far a client's session gets, as the knobs say.
+type stage int
+
+const (
+	// stageNoGreeting: the connection closes before any banner (a fault
+	// at connect).
+	stageNoGreeting stage = iota
+	// stageRefused: STARTTLS is answered with something else than 220
+	// (a fault at starttls); the session stays in plaintext.
+	stageRefused
+	// stageDropped: "220 Ready to start TLS", then the connection
+	// closes without the ClientHello being read (a fault at tls-ready).
+	stageDropped
+	// stageTLS: the ClientHello is read and the handshake goes as
+	// negotiate says.
+	stageTLS
+)
+
+// sessionStage reads the faults of the dialogue up to the ClientHello.
+func sessionStage(sc *scenarios.Scenario) stage {
+	switch {
+	case !greets(sc):
+		return stageNoGreeting
+	case startTLSRefusal(sc) != "":
+		return stageRefused
+	case faultAt(sc, scenarios.AtTLSReady) != nil && faultAt(sc, scenarios.AtTLSReady).Do != scenarios.DoAlert:
+		return stageDropped
+	}
+	return stageTLS
+}
 
 // sClientWant is what openssl s_client must show for one run.
 type sClientWant struct {
+	stage stage
+	// fault is the fault that ends the dialogue before TLS, if any.
+	fault *scenarios.Fault
+	// hs is the handshake, for stageTLS.
+	hs handshake
 	// alert is the alert record received ("15 03 03 00 02 02 2f"); empty
-	// when the handshake must complete.
+	// when the server sends none.
 	alert string
 	// texts must appear in s_client's output.
 	texts []string
 	// subject and issuer of the certificate, verify the verify result,
-	// when the handshake completes.
+	// verifyErrors the errors s_client reports on the way, depth the
+	// number of certificates sent, when the handshake completes.
 	subject, issuer, verify string
+	verifyErrors            []string
+	depth                   int
+	// helloRead: the lab read the ClientHello (else no SNI to record).
+	helloRead bool
 }
 
-// sClientExpect is what each scenario does to s_client in a mode (default,
-// tls1_2, tls1_3, tls1) with or without the MX name as SNI.
-func sClientExpect(s *lab.Site, mode string, sni bool) sClientWant {
-	switch s.Name {
-	case "sni-reject":
-		if sni { // GnuTLS refuses the underscore: alert 47 before anything else
-			rec := "15 03 03 00 02 02 2f"
-			if mode == "tls1" {
-				rec = "15 03 01 00 02 02 2f"
-			}
-			return sClientWant{alert: rec, texts: []string{"sslv3 alert illegal parameter", "SSL alert number 47"}}
-		}
-		// No SNI: the origin's own certificate, for its own name (not the
-		// _dc-mx name), as in the incident.
-		return sClientWant{subject: "CN = " + s.Host, issuer: caSubject, verify: "0 (ok)",
-			texts: []string{"Verified peername: " + s.Host}}
-	case "no-shared-cipher":
-		switch mode {
-		case "tls1_3": // OpenSSL without a certificate has no TLS 1.3 at all
-			return sClientWant{alert: "15 03 03 00 02 02 46", texts: []string{"tlsv1 alert protocol version", "SSL alert number 70"}}
-		case "tls1":
-			return sClientWant{alert: "15 03 01 00 02 02 28", texts: []string{"sslv3 alert handshake failure", "SSL alert number 40"}}
-		}
-		return sClientWant{alert: "15 03 03 00 02 02 28", texts: []string{"sslv3 alert handshake failure", "SSL alert number 40"}}
-	case "self-signed":
-		return sClientWant{subject: "CN = " + s.MX, issuer: "CN = " + s.MX, verify: "18 (self-signed certificate)",
-			texts: []string{"Verification error: self-signed certificate"}}
+// verifyName is the name s_client checks the certificate against
+// (-verify_hostname): the server's own host name, the MX name unless the
+// scenario's host says otherwise (a proxied MX name points at an origin
+// whose certificate names the origin).
+func verifyName(s *lab.Site) string { return s.Host }
+
+// sClientExpect is what the scenario's knobs make s_client show in a mode
+// (default, tls1_2, tls1_3, tls1) with or without the MX name as SNI.
+func sClientExpect(t *testing.T, l *lab.Lab, s *lab.Site, mode string, sni bool) sClientWant {
+	t.Helper()
+	sc := s.Scenario()
+	w := sClientWant{stage: sessionStage(sc)}
+	switch w.stage {
+	case stageNoGreeting:
+		w.fault = faultAt(sc, scenarios.AtConnect)
+		w.texts = []string{"SSL handshake has read 0 bytes"}
+		return w
+	case stageRefused:
+		w.fault = faultAt(sc, scenarios.AtSTARTTLS)
+		return w
+	case stageDropped:
+		w.fault = faultAt(sc, scenarios.AtTLSReady)
+		return w
 	}
-	return sClientWant{subject: "CN = " + s.MX, issuer: caSubject, verify: "0 (ok)",
-		texts: []string{"Verification: OK", "Verified peername: " + s.MX}}
+	if f := faultAt(sc, scenarios.AtTLSReady); f != nil { // an alert before the ClientHello is read
+		d, err := tlsalert.ParseDescription(f.Alert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.fault, w.hs = f, handshake{serverAlert: d, sent: true, alertVersion: tls12}
+	} else {
+		name := ""
+		if sni {
+			name = s.MX
+		}
+		w.hs = negotiate(t, sc, opensslClient(mode, name))
+		w.helloRead = true
+	}
+	switch {
+	case w.hs.sent:
+		w.alert = recordHex(w.hs.serverAlert, w.hs.alertVersion)
+		w.texts = []string{opensslAlert(w.hs.serverAlert), fmt.Sprintf("SSL alert number %d", w.hs.serverAlert)}
+		return w
+	case w.hs.received:
+		w.texts = []string{w.hs.reason}
+		return w
+	}
+	c := certificate(t, l, s)
+	w.subject = "CN = " + c.names[0]
+	w.issuer = opensslDN(c.issuer, false)
+	w.depth = c.depth
+	w.verifyErrors = c.opensslVerify(verifyName(s))
+	if len(w.verifyErrors) == 0 {
+		w.verify = "0 (ok)"
+		w.texts = []string{"Verification: OK", "Verified peername: " + verifyName(s)}
+		return w
+	}
+	last := w.verifyErrors[len(w.verifyErrors)-1]
+	code, text, _ := strings.Cut(last, ":")
+	w.verify = code + " (" + text + ")"
+	w.texts = []string{"Verification error: " + text}
+	return w
 }
 
 // TestRealPeersOpenSSL drives every scenario with `openssl s_client
-// -starttls smtp` in its default mode, -tls1_2 and -tls1_3, with the MX
-// name as SNI and with -noservername. It checks the alert s_client
-// received byte for byte (its -msg dump), or the certificate it got and
-// how it verified against the lab CA, and the session record the lab kept
-// of the same session (SNI, alert, TLS version, end).
+// -starttls smtp` in its default mode, -tls1_2 and -tls1_3 (and -tls1
+// where the knobs reach TLS 1.0 or refuse ClientHellos), with the MX name
+// as SNI and with -noservername. It checks what the scenario's knobs
+// promise (sClientExpect): the alert s_client received byte for byte (its
+// -msg dump), the alert it sent, or the certificate it got and how it
+// verified against the lab CA, and the session record the lab kept of the
+// same session (SNI, alerts, TLS version, end).
 func TestRealPeersOpenSSL(t *testing.T) {
 	openssl := realpeer.Need(t, realpeer.OpenSSL)
 	l := startLab(t)
 	ca := l.Layout().CACert
 
 	type mode struct {
-		name    string
-		args    []string
-		version string // what s_client prints for a completed handshake
+		name string
+		args []string
 	}
 	modes := []mode{
-		{"default", nil, "TLSv1.3"},
-		{"tls1_2", []string{"-tls1_2"}, "TLSv1.2"},
-		{"tls1_3", []string{"-tls1_3"}, "TLSv1.3"},
+		{"default", nil},
+		{"tls1_2", []string{"-tls1_2"}},
+		{"tls1_3", []string{"-tls1_3"}},
 	}
-	// TLS 1.0 only where the ClientHello is refused before any version is
-	// agreed: the alert's record version must then be 03 01.
-	tls1 := mode{"tls1", []string{"-tls1", "-cipher", "DEFAULT@SECLEVEL=0"}, ""}
+	// TLS 1.0 where the knobs let a TLS 1.0 client in, or refuse
+	// ClientHellos before any version is agreed (the alert's record
+	// version must then be 03 01).
+	tls1 := mode{"tls1", []string{"-tls1", "-cipher", "DEFAULT@SECLEVEL=0"}}
 
 	for _, s := range l.Layout().Scenarios {
 		t.Run(s.Name, func(t *testing.T) {
-			if s.Name == "no-starttls" {
+			sc := s.Scenario()
+			checkModelled(t, sc)
+			if greets(sc) && !sc.SMTP.OffersSTARTTLS() {
 				testNoSTARTTLS(t, l, s, openssl)
 				return
 			}
 			ms := modes
-			if s.Name == "sni-reject" || s.Name == "no-shared-cipher" {
+			if lo, _ := versionWindow(sc); lo <= tls10 || len(rejectRules(t, sc)) > 0 {
 				ms = append(slices.Clone(modes), tls1)
 			}
 			for _, m := range ms {
 				for _, sni := range []bool{true, false} {
-					if m.name == "tls1" && !sni && s.Name == "sni-reject" {
-						continue // GnuTLS negotiates TLS 1.0 here: TestRealPeersSameBytes compares with gnutls-serv
-					}
 					name := m.name + "/sni"
-					args := []string{"s_client", "-starttls", "smtp", "-connect", s.SMTP, "-msg", "-CAfile", ca}
+					args := []string{"s_client", "-starttls", "smtp", "-connect", s.SMTP, "-msg", "-CAfile", ca, "-verify_hostname", verifyName(s)}
 					if sni {
 						args = append(args, "-servername", s.MX)
 					} else {
 						name = m.name + "/no-sni"
 						args = append(args, "-noservername")
 					}
-					want := sClientExpect(s, m.name, sni)
+					want := sClientExpect(t, l, s, m.name, sni)
 					if want.verify == "0 (ok)" {
-						host := s.MX
-						if s.Name == "sni-reject" {
-							host = s.Host
-						}
-						args = append(args, "-verify_hostname", host, "-verify_return_error")
+						args = append(args, "-verify_return_error")
 					}
 					args = append(args, m.args...)
 					t.Run(name, func(t *testing.T) {
 						since := mark(l)
 						run := realpeer.Run(t, realpeer.Cmd{Path: openssl, Args: args, Timeout: peerTimeout})
 						rec := nextRecord(t, l, since, s.Name)
-						checkSClient(t, run, rec, want, m.version)
-						checkSNI(t, rec, sni, s.MX)
+						checkSClient(t, run, rec, want)
+						if want.helloRead {
+							checkSNI(t, rec, sni, s.MX)
+						}
 					})
 				}
 			}
@@ -161,15 +242,51 @@ func TestRealPeersOpenSSL(t *testing.T) {
 	}
 }
 
+// checkFaultNote checks that the record says which fault ended the
+// session, in the words server/faults.go writes.
+func checkFaultNote(t *testing.T, rec server.Record, f *scenarios.Fault) {
+	t.Helper()
+	want := fmt.Sprintf("fault: %s at %s", f.Do, f.At)
+	if !slices.ContainsFunc(rec.Notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+		t.Errorf("record notes %q, want %q", rec.Notes, want)
+	}
+}
+
 // checkSClient compares one s_client run and the lab's record of it with
 // what the scenario must show.
-func checkSClient(t *testing.T, run realpeer.Result, rec server.Record, want sClientWant, version string) {
+func checkSClient(t *testing.T, run realpeer.Result, rec server.Record, want sClientWant) {
 	t.Helper()
 	out := run.All()
 	for _, text := range want.texts {
 		if !strings.Contains(out, text) {
 			t.Errorf("s_client did not print %q", text)
 		}
+	}
+	switch want.stage {
+	case stageNoGreeting, stageRefused, stageDropped:
+		// s_client sends its ClientHello whatever the server said
+		// (apps/s_client.c reads the STARTTLS reply and ignores it), and
+		// no TLS record comes back.
+		if strings.Contains(out, "ServerHello") || !strings.Contains(out, "New, (NONE), Cipher is (NONE)") || run.Code == 0 {
+			t.Errorf("s_client exit %d; want no ServerHello and a failed handshake", run.Code)
+		}
+		if want.stage != stageRefused && strings.Contains(run.Stdout, "<<< ") {
+			t.Errorf("s_client received a TLS record; the server said nothing after %s", want.fault.At)
+		}
+		if rec.ClientHello != nil || rec.TLS != nil || rec.AlertSent != nil {
+			t.Errorf("record client_hello %+v tls %+v alert %+v, want none: the lab never read a ClientHello", rec.ClientHello, rec.TLS, rec.AlertSent)
+		}
+		if want.stage == stageNoGreeting && (len(rec.Commands) != 0 || rec.EndReason != server.EndClosedByLab) {
+			t.Errorf("record commands %q end %s, want none and closed-by-lab", rec.Commands, rec.EndReason)
+		}
+		if want.stage != stageNoGreeting && !strings.Contains(rec.Counts, "starttls=0/1") {
+			t.Errorf("record counts %q, want a failed STARTTLS", rec.Counts)
+		}
+		if want.stage == stageDropped && rec.EndReason != server.EndClosedByLab {
+			t.Errorf("record end %s, want closed-by-lab", rec.EndReason)
+		}
+		checkFaultNote(t, rec, want.fault)
+		return
 	}
 	if want.alert != "" {
 		m := sClientAlertRE.FindStringSubmatchIndex(run.Stdout)
@@ -196,8 +313,36 @@ func checkSClient(t *testing.T, run realpeer.Result, rec server.Record, want sCl
 		}
 		return
 	}
-	if m := sClientNewRE.FindStringSubmatch(out); m == nil || m[1] != version {
-		t.Errorf("s_client negotiated %q, want %s", m, version)
+	if want.hs.received {
+		// The server chose a version (its ServerHello's record says
+		// which) and s_client gave up with an alert of its own.
+		if m := sClientServerHelloRE.FindStringSubmatch(run.Stdout); m == nil || m[1]+m[2] != fmt.Sprintf("%04x", want.hs.serverHello) {
+			t.Errorf("ServerHello record version %q, want %04x", m, want.hs.serverHello)
+		}
+		if m := sClientSentAlertRE.FindStringSubmatch(run.Stdout); m == nil || m[1] != want.hs.clientAlert.String() {
+			t.Errorf("s_client sent alert %q, want %s", m, want.hs.clientAlert)
+		}
+		if !strings.Contains(out, "New, (NONE), Cipher is (NONE)") || run.Code == 0 {
+			t.Errorf("s_client exit %d; want a failed handshake", run.Code)
+		}
+		if rec.AlertReceived == nil || rec.AlertReceived.Code != int(want.hs.clientAlert) || rec.AlertSent != nil || rec.TLS != nil {
+			t.Errorf("record alert_received %+v alert_sent %+v tls %+v, want the client's %s and nothing sent", rec.AlertReceived, rec.AlertSent, rec.TLS, want.hs.clientAlert)
+		}
+		if rec.EndReason != server.EndClosedByClient {
+			t.Errorf("record end %s, want closed-by-client", rec.EndReason)
+		}
+		return
+	}
+	version := opensslVersion(want.hs.version)
+	if want.hs.version >= tls12 { // below, "New," names the cipher's own version (TLSv1.0)
+		if m := sClientNewRE.FindStringSubmatch(out); m == nil || m[1] != version {
+			t.Errorf("s_client negotiated %q, want %s", m, version)
+		}
+	}
+	// The SSL-Session block names the version; in TLS 1.3 s_client
+	// prints it only on a session ticket, which not every server sends.
+	if m := sClientProtocolRE.FindStringSubmatch(out); (m == nil && want.hs.version < tls13) || m != nil && m[1] != version {
+		t.Errorf("s_client protocol %q, want %s", m, version)
 	}
 	if m := sClientSubjectRE.FindStringSubmatch(out); m == nil || m[1] != want.subject {
 		t.Errorf("certificate subject %q, want %q", m, want.subject)
@@ -205,15 +350,24 @@ func checkSClient(t *testing.T, run realpeer.Result, rec server.Record, want sCl
 	if m := sClientIssuerRE.FindStringSubmatch(out); m == nil || m[1] != want.issuer {
 		t.Errorf("certificate issuer %q, want %q", m, want.issuer)
 	}
+	if n := len(sClientDepthRE.FindAllString(out, -1)); n != want.depth {
+		t.Errorf("certificate chain of %d, want %d", n, want.depth)
+	}
 	if m := sClientVerifyRE.FindStringSubmatch(out); m == nil || m[1] != want.verify {
 		t.Errorf("Verify return code %q, want %q", m, want.verify)
+	}
+	var errs []string
+	for _, m := range sClientVerifyErr.FindAllStringSubmatch(run.Stderr, -1) {
+		errs = append(errs, m[1])
+	}
+	if !slices.Equal(errs, want.verifyErrors) {
+		t.Errorf("verify errors %q, want %q", errs, want.verifyErrors)
 	}
 	if run.Code != 0 {
 		t.Errorf("s_client exit %d, want 0", run.Code)
 	}
-	wantVersion := strings.Replace(version, "TLSv", "TLS ", 1)
-	if rec.TLS == nil || rec.TLS.Version != wantVersion || rec.AlertSent != nil {
-		t.Errorf("record tls %+v alert %+v, want %s and no alert", rec.TLS, rec.AlertSent, wantVersion)
+	if rec.TLS == nil || rec.TLS.Version != recordVersion(want.hs.version) || rec.AlertSent != nil {
+		t.Errorf("record tls %+v alert %+v, want %s and no alert", rec.TLS, rec.AlertSent, recordVersion(want.hs.version))
 	}
 	if rec.EndReason != server.EndClosedByClient {
 		t.Errorf("record end %s, want closed-by-client (s_client closes at EOF on stdin)", rec.EndReason)
@@ -268,8 +422,10 @@ func testNoSTARTTLS(t *testing.T, l *lab.Lab, s *lab.Site, openssl string) {
 			t.Errorf("EHLO keywords %q offer STARTTLS", kws)
 		}
 		d.Send("STARTTLS")
-		if code, lines := d.Reply(); code != 503 || lines[0] != "503 5.5.0 TLS not available" {
-			t.Errorf("STARTTLS got %q, want sendmail's 503 5.5.0 TLS not available", lines)
+		dl := dialect(t, s)
+		tmpl := dl.Replies[scenarios.ReplyStartTLSNotOffered]
+		if _, lines := d.Reply(); len(lines) != 1 || !templateRE(tmpl, s.Host).MatchString(lines[0]) {
+			t.Errorf("STARTTLS got %q, want the %s dialect's %q", lines, dl.Name, tmpl)
 		}
 		d.Cmd("NOOP", 250)
 		d.Cmd("QUIT", 221)
@@ -323,74 +479,173 @@ func TestRealPeersOpenSSLClientAlert(t *testing.T) {
 	}
 }
 
-// TestRealPeersGnuTLSCLI drives the scenarios with gnutls-cli
-// --starttls-proto=smtp, GnuTLS's own client.
+// TestRealPeersGnuTLSCLI drives every scenario with gnutls-cli
+// --starttls-proto=smtp, GnuTLS's own client: with the MX name as SNI and
+// without, both --insecure, and verifying against the lab CA and the
+// server's host name. What it must print comes from the knobs.
 func TestRealPeersGnuTLSCLI(t *testing.T) {
 	gnutlsCLI := realpeer.Need(t, realpeer.GnuTLSCli)
 	l := startLab(t)
 	ca := l.Layout().CACert
-	cases := []struct {
-		scenario string
-		name     string
-		sni      bool     // --sni-hostname <MX>; without it gnutls-cli sends none (the host is an IP)
-		verify   bool     // --x509cafile <CA> --verify-hostname <MX>, else --insecure
-		texts    []string // gnutls-cli must print these
-		exit     int
-		alert    int // the alert the record must show, 0 for none
-		tls      bool
-	}{
-		{scenario: "sni-reject", name: "sni", sni: true, exit: 1, alert: 47,
-			texts: []string{"*** Received alert [47]: Illegal parameter", "*** Fatal error: A TLS fatal alert has been received."}},
-		{scenario: "sni-reject", name: "no-sni", tls: true,
-			texts: []string{"- Handshake was completed"}},
-		{scenario: "no-shared-cipher", name: "sni", sni: true, exit: 1, alert: 40,
-			texts: []string{"*** Received alert [40]: Handshake failed", "*** Fatal error: A TLS fatal alert has been received."}},
-		{scenario: "baseline", name: "verify", sni: true, verify: true, tls: true,
-			texts: []string{"- Status: The certificate is trusted.", "- Handshake was completed"}},
-		{scenario: "tlsa-mismatch", name: "verify", sni: true, verify: true, tls: true,
-			texts: []string{"- Status: The certificate is trusted.", "- Handshake was completed"}},
-		{scenario: "submission", name: "verify", sni: true, verify: true, tls: true,
-			texts: []string{"- Status: The certificate is trusted.", "- Handshake was completed"}},
-		// gnutls-cli refuses the certificate with an (encrypted) alert 42.
-		{scenario: "self-signed", name: "verify", sni: true, verify: true, exit: 1,
-			texts: []string{"- Status: The certificate is NOT trusted. The certificate issuer is unknown.", "*** PKI verification of server certificate failed..."}},
-	}
-	for _, c := range cases {
-		t.Run(c.scenario+"/"+c.name, func(t *testing.T) {
-			s := site(t, l, c.scenario)
-			_, port, _ := net.SplitHostPort(s.SMTP)
-			args := []string{"--starttls-proto=smtp", "--port", port}
-			if c.sni {
-				args = append(args, "--sni-hostname", s.MX)
-			}
-			if c.verify {
-				args = append(args, "--x509cafile", ca, "--verify-hostname", s.MX)
-			} else {
-				args = append(args, "--insecure")
-			}
-			args = append(args, "127.0.0.1")
-			since := mark(l)
-			run := realpeer.Run(t, realpeer.Cmd{Path: gnutlsCLI, Args: args, Timeout: peerTimeout})
-			for _, text := range c.texts {
-				if !strings.Contains(run.All(), text) {
-					t.Errorf("gnutls-cli did not print %q", text)
-				}
-			}
-			if run.Code != c.exit {
-				t.Errorf("gnutls-cli exit %d, want %d", run.Code, c.exit)
-			}
-			if c.scenario == "sni-reject" && !c.sni && !strings.Contains(run.Stdout, "subject `CN="+s.Host+"'") {
-				t.Errorf("certificate subject is not CN=%s", s.Host)
-			}
-			rec := nextRecord(t, l, since, c.scenario)
-			checkSNI(t, rec, c.sni, s.MX)
-			if got := alertCode(rec); got != c.alert {
-				t.Errorf("record alert_sent %d, want %d", got, c.alert)
-			}
-			if (rec.TLS != nil) != c.tls {
-				t.Errorf("record tls %+v, want handshake completed = %v", rec.TLS, c.tls)
+	for _, s := range l.Layout().Scenarios {
+		t.Run(s.Name, func(t *testing.T) {
+			sc := s.Scenario()
+			checkModelled(t, sc)
+			for _, v := range []struct {
+				name        string
+				sni, verify bool // --sni-hostname <MX>; --x509cafile <CA> --verify-hostname <host>, else --insecure
+			}{{"sni", true, false}, {"no-sni", false, false}, {"verify", true, true}} {
+				t.Run(v.name, func(t *testing.T) {
+					_, port, _ := net.SplitHostPort(s.SMTP)
+					args := []string{"--starttls-proto=smtp", "--port", port}
+					if v.sni {
+						args = append(args, "--sni-hostname", s.MX)
+					}
+					if v.verify {
+						args = append(args, "--x509cafile", ca, "--verify-hostname", verifyName(s))
+					} else {
+						args = append(args, "--insecure")
+					}
+					testGnuTLSCLI(t, l, s, gnutlsCLI, args, v.sni, v.verify)
+				})
 			}
 		})
+	}
+}
+
+// gnutlsStatus is gnutls-cli's verdict on the certificate
+// (gnutls_certificate_verification_status_print, in its order).
+func gnutlsStatus(c certWant, host string) string {
+	var why []string
+	if !c.trusted {
+		why = append(why, "The certificate issuer is unknown.")
+	}
+	if c.notYetValid {
+		why = append(why, "The certificate chain uses not yet activated certificate.")
+	}
+	if c.expired {
+		why = append(why, "The certificate chain uses expired certificate.")
+	}
+	if !c.covers(host) {
+		why = append(why, "The name in the certificate does not match the expected.")
+	}
+	if len(why) == 0 {
+		return "- Status: The certificate is trusted."
+	}
+	return "- Status: The certificate is NOT trusted. " + strings.Join(why, " ")
+}
+
+// testGnuTLSCLI runs gnutls-cli once against a site and checks it and
+// the lab's record against the knobs.
+func testGnuTLSCLI(t *testing.T, l *lab.Lab, s *lab.Site, gnutlsCLI string, args []string, sni, verify bool) {
+	sc := s.Scenario()
+	st := sessionStage(sc)
+	if greets(sc) && (!sc.SMTP.OffersSTARTTLS() || st == stageRefused) {
+		// gnutls-cli waits for a "220 " after STARTTLS and prints
+		// nothing meanwhile (src/socket.c, wait_for_text): it is stopped
+		// once the server's answer has gone past a relay.
+		want := startTLSRefusal(sc)
+		if want == "" {
+			want = dialect(t, s).Replies[scenarios.ReplyStartTLSNotOffered]
+		}
+		since := mark(l)
+		r := startRelay(t, s.SMTP)
+		_, port, _ := net.SplitHostPort(r.addr)
+		args = slices.Clone(args)
+		args[slices.Index(args, "--port")+1] = port
+		re := templateRE(want, s.Host)
+		runPeerUntilFunc(t, func(string) bool {
+			lines := strings.Split(r.fromServer.String(), "\r\n")
+			return slices.ContainsFunc(lines, re.MatchString)
+		}, gnutlsCLI, append(args, "127.0.0.1")...)
+		if bytes.Contains([]byte(r.fromClient.String()), []byte{22, 3}) {
+			t.Errorf("gnutls-cli sent a TLS record after %q", want)
+		}
+		rec := nextRecord(t, l, since, s.Name)
+		if rec.ClientHello != nil || rec.TLS != nil || !strings.Contains(rec.Counts, "starttls=0/1") {
+			t.Errorf("record client_hello %+v tls %+v counts %q, want no TLS and a refused STARTTLS", rec.ClientHello, rec.TLS, rec.Counts)
+		}
+		return
+	}
+	since := mark(l)
+	run := realpeer.Run(t, realpeer.Cmd{Path: gnutlsCLI, Args: append(args, "127.0.0.1"), Timeout: peerTimeout})
+	rec := nextRecord(t, l, since, s.Name)
+	out := run.All()
+	expect := func(texts ...string) {
+		t.Helper()
+		for _, text := range texts {
+			if !strings.Contains(out, text) {
+				t.Errorf("gnutls-cli did not print %q", text)
+			}
+		}
+	}
+	exit, alert, tls := 1, 0, false
+	switch st {
+	case stageNoGreeting:
+		// EOF where the banner should be (gnutls-cli calls it a timeout).
+		expect("error receiving '220 '")
+		exit = run.Code
+		if run.Code == 0 {
+			t.Errorf("gnutls-cli exit 0, want a failure")
+		}
+		checkFaultNote(t, rec, faultAt(sc, scenarios.AtConnect))
+	case stageDropped:
+		// Which of these depends on whether the ClientHello met the FIN
+		// or the reset that follows it; all say the same.
+		if !strings.Contains(out, "The TLS connection was non-properly terminated.") && !strings.Contains(out, "Error in the pull function.") &&
+			!strings.Contains(out, "Error in the push function.") {
+			t.Errorf("gnutls-cli did not report the closed connection")
+		}
+		checkFaultNote(t, rec, faultAt(sc, scenarios.AtTLSReady))
+	default:
+		name := ""
+		if sni {
+			name = s.MX
+		}
+		hs := negotiate(t, sc, gnutlsClient(name))
+		if f := faultAt(sc, scenarios.AtTLSReady); f != nil {
+			d, _ := tlsalert.ParseDescription(f.Alert)
+			hs = handshake{serverAlert: d, sent: true}
+		}
+		switch {
+		case hs.sent:
+			gname, ok := gnutlsAlertNames[hs.serverAlert]
+			if !ok {
+				t.Fatalf("no GnuTLS name known for alert %d: add it to gnutlsAlertNames", hs.serverAlert)
+			}
+			expect(fmt.Sprintf("*** Received alert [%d]: %s", hs.serverAlert, gname), "*** Fatal error: A TLS fatal alert has been received.")
+			alert = int(hs.serverAlert)
+		case hs.received:
+			t.Fatalf("gnutls-cli refusing the server's choice (%+v) has no expectation yet", hs)
+		default:
+			c := certificate(t, l, s)
+			expect("subject `CN=" + c.names[0] + "'")
+			status := gnutlsStatus(c, verifyName(s))
+			if !verify || status == "- Status: The certificate is trusted." {
+				expect(fmt.Sprintf("- Description: (TLS1.%d-X.509)", hs.version-tls10), "- Handshake was completed")
+				exit, tls = 0, true
+			}
+			if verify {
+				expect(status)
+				if !tls {
+					// gnutls-cli refuses the certificate with an
+					// (encrypted) alert before its Finished.
+					expect("*** PKI verification of server certificate failed...")
+				}
+			}
+		}
+		if sc.SMTP.OffersSTARTTLS() {
+			checkSNI(t, rec, sni, s.MX)
+		}
+	}
+	if run.Code != exit {
+		t.Errorf("gnutls-cli exit %d, want %d", run.Code, exit)
+	}
+	if got := alertCode(rec); got != alert {
+		t.Errorf("record alert_sent %d, want %d", got, alert)
+	}
+	if (rec.TLS != nil) != tls {
+		t.Errorf("record tls %+v, want handshake completed = %v", rec.TLS, tls)
 	}
 }
 
@@ -457,133 +712,235 @@ func ehloKeywords(reply []string) []string {
 	return smtpexpect.Keywords(reply)
 }
 
-// TestRealPeersSwaks delivers to every scenario with swaks and checks its
-// transcript against the scenario's dialect: banner, EHLO keywords before
-// and after TLS, the replies to MAIL, RCPT and DATA, and the failures.
+// TestRealPeersSwaks delivers to every scenario with swaks, in plaintext,
+// with --tls, with --tls and the MX name as SNI, with --tls-optional where
+// STARTTLS is not offered and with AUTH where it is, and checks its
+// transcript against the scenario's knobs and dialect: banner, EHLO
+// keywords before and after TLS, the replies to MAIL, RCPT and DATA, and
+// the failures.
 func TestRealPeersSwaks(t *testing.T) {
 	swaks := realpeer.Need(t, realpeer.Swaks)
 	l := startLab(t)
-	cases := []struct {
-		scenario string
-		name     string
-		args     []string // beyond server, port, from, to, helo
-		starttls bool     // EHLO must list STARTTLS
-		tls      bool     // the session must complete TLS
-		delivers bool
-		texts    []string // swaks must print these
-		sni      bool     // --tls-sni <MX>
-	}{
-		{scenario: "baseline", name: "tls", args: []string{"--tls"}, starttls: true, tls: true, delivers: true},
-		{scenario: "tlsa-mismatch", name: "tls", args: []string{"--tls"}, starttls: true, tls: true, delivers: true},
-		{scenario: "self-signed", name: "tls", args: []string{"--tls"}, starttls: true, tls: true, delivers: true},
-		// swaks sends no SNI unless told to: it delivers, like Postfix.
-		{scenario: "sni-reject", name: "tls-no-sni", args: []string{"--tls"}, starttls: true, tls: true, delivers: true},
-		{scenario: "sni-reject", name: "tls-sni", args: []string{"--tls"}, sni: true, starttls: true,
-			texts: []string{"*** TLS startup failed", "sslv3 alert illegal parameter", "*** STARTTLS attempted but failed"}},
-		{scenario: "no-shared-cipher", name: "tls", args: []string{"--tls"}, sni: true, starttls: true,
-			texts: []string{"*** TLS startup failed", "sslv3 alert handshake failure", "*** STARTTLS attempted but failed"}},
-		{scenario: "no-starttls", name: "tls-optional", args: []string{"--tls-optional"}, delivers: true,
-			texts: []string{"*** Host did not advertise STARTTLS"}},
-		{scenario: "no-starttls", name: "tls", args: []string{"--tls"},
-			texts: []string{"*** Host did not advertise STARTTLS"}},
-		{scenario: "submission", name: "tls-auth", args: []string{"--tls", "--auth", "PLAIN", "--auth-user", "u", "--auth-password", "p"},
-			starttls: true, tls: true, delivers: true, texts: []string{"235 2.7.0 Authentication successful"}},
-		{scenario: "submission", name: "no-tls", starttls: true,
-			texts: []string{"<** 530 5.7.0 Must issue a STARTTLS command first"}},
-		{scenario: "submission", name: "tls-no-auth", args: []string{"--tls"}, starttls: true, tls: true,
-			texts: []string{"<~* 530 5.7.0 Authentication required"}},
-	}
-	for _, c := range cases {
-		t.Run(c.scenario+"/"+c.name, func(t *testing.T) {
-			s := site(t, l, c.scenario)
-			d := dialect(t, s)
+	for _, s := range l.Layout().Scenarios {
+		t.Run(s.Name, func(t *testing.T) {
 			sc := s.Scenario()
-			_, port, _ := net.SplitHostPort(s.SMTP)
-			args := append([]string{"--server", "127.0.0.1", "--port", port, "--timeout", "10",
-				"--helo", "client.example", "--from", "sender@client.example", "--to", "postmaster@" + s.Domain}, c.args...)
-			if c.sni {
-				args = append(args, "--tls-sni", s.MX)
+			checkModelled(t, sc)
+			type variant struct {
+				name string
+				args []string
+				sni  bool // --tls-sni <MX>
+				auth bool
 			}
-			since := mark(l)
-			run := realpeer.Run(t, realpeer.Cmd{Path: swaks, Args: args, Timeout: peerTimeout})
-			out := run.All()
-			tr := parseSwaks(out)
-			for _, text := range c.texts {
-				if !strings.Contains(out, text) {
-					t.Errorf("swaks did not print %q", text)
-				}
+			vs := []variant{{name: "no-tls"}, {name: "tls", args: []string{"--tls"}}, {name: "tls-sni", args: []string{"--tls"}, sni: true}}
+			if !sc.SMTP.OffersSTARTTLS() {
+				vs = append(vs, variant{name: "tls-optional", args: []string{"--tls-optional"}})
 			}
-			// Banner.
-			if len(tr) == 0 || !tr[0].fromServer || !templateRE("220 "+d.Banner, s.Host).MatchString(tr[0].text) {
-				t.Errorf("banner %q does not match the %s dialect's %q", firstText(tr), d.Name, d.Banner)
+			if a := sc.SMTP.Auth; a != nil {
+				vs = append(vs, variant{name: "tls-auth", auth: true,
+					args: []string{"--tls", "--auth", strings.ToUpper(a.Mechanisms[0]), "--auth-user", "u", "--auth-password", "p"}})
 			}
-			// EHLO before TLS.
-			ehlo := tr.reply("EHLO", false)
-			if len(ehlo) == 0 || !templateRE("250-"+d.EHLOGreeting, s.Host).MatchString(ehlo[0]) {
-				t.Errorf("EHLO greeting %q does not match %q", ehlo, d.EHLOGreeting)
-			}
-			kws := ehloKeywords(ehlo)
-			if want := wantKeywords(d, sc, false); !slices.Equal(kws, want) {
-				t.Errorf("EHLO keywords %q, want the %s dialect's %q", kws, d.Name, want)
-			}
-			if slices.Contains(kws, "STARTTLS") != c.starttls {
-				t.Errorf("EHLO keywords %q: STARTTLS offered = %v, want %v", kws, !c.starttls, c.starttls)
-			}
-			if c.scenario == "sni-reject" { // measured: testdata/transcripts/exim-tls.txt
-				exim := []string{"SIZE 52428800", "8BITMIME", "PIPELINING", "PIPECONNECT", "CHUNKING", "STARTTLS", "PRDR", "HELP"}
-				if !slices.Equal(kws, exim) {
-					t.Errorf("EHLO keywords %q, want Exim 4.96's %q", kws, exim)
-				}
-			}
-			// EHLO after TLS.
-			if c.tls {
-				if !strings.Contains(out, "=== TLS started with cipher ") {
-					t.Errorf("swaks did not start TLS")
-				}
-				if !strings.Contains(out, `=== TLS peer DN="/CN=`+s.Host+`"`) {
-					t.Errorf("swaks did not see the certificate for %s", s.Host)
-				}
-				kws := ehloKeywords(tr.reply("EHLO", true))
-				if want := wantKeywords(d, sc, true); !slices.Equal(kws, want) {
-					t.Errorf("EHLO keywords in TLS %q, want %q", kws, want)
-				}
-			}
-			// The transaction, in the dialect's words.
-			if c.delivers {
-				in := c.tls
-				for _, step := range []struct {
-					cmd string
-					key scenarios.Reply
-				}{{"MAIL FROM:", scenarios.ReplyMail}, {"RCPT TO:", scenarios.ReplyRcpt}, {"DATA", scenarios.ReplyData}, {".", scenarios.ReplyQueued}, {"QUIT", scenarios.ReplyQuit}} {
-					r := tr.reply(step.cmd, in)
-					tmpl := d.Replies[step.key]
-					if len(r) != 1 || !templateRE(tmpl, s.Host).MatchString(r[0]) {
-						t.Errorf("reply to %s %q, want the %s dialect's %q", step.cmd, r, d.Name, tmpl)
-					}
-				}
-				if run.Code != 0 {
-					t.Errorf("swaks exit %d, want 0 (delivered)", run.Code)
-				}
-			} else if run.Code == 0 {
-				t.Errorf("swaks exit 0, want a failure")
-			}
-
-			rec := nextRecord(t, l, since, c.scenario)
-			if (rec.TLS != nil) != c.tls {
-				t.Errorf("record tls %+v, want TLS = %v", rec.TLS, c.tls)
-			}
-			if (rec.Message != nil) != c.delivers {
-				t.Errorf("record message %+v, want delivered = %v", rec.Message, c.delivers)
-			}
-			if rec.ClientHello != nil {
-				checkSNI(t, rec, c.sni, s.MX)
-			}
-			if c.scenario == "submission" && c.delivers {
-				if rec.Auth == nil || rec.Auth.Username != "u" || !rec.Auth.Success || rec.Auth.Mechanism != "PLAIN" {
-					t.Errorf("record auth %+v, want PLAIN user u, success", rec.Auth)
-				}
+			for _, v := range vs {
+				t.Run(v.name, func(t *testing.T) { testSwaks(t, l, s, swaks, v.args, v.sni, v.auth) })
 			}
 		})
+	}
+}
+
+// testSwaks runs swaks once and checks it against the knobs.
+func testSwaks(t *testing.T, l *lab.Lab, s *lab.Site, swaks string, extra []string, sni, auth bool) {
+	d := dialect(t, s)
+	sc := s.Scenario()
+	_, port, _ := net.SplitHostPort(s.SMTP)
+	args := append([]string{"--server", "127.0.0.1", "--port", port, "--timeout", "10",
+		"--helo", "client.example", "--from", "sender@client.example", "--to", "postmaster@" + s.Domain}, extra...)
+	if sni {
+		args = append(args, "--tls-sni", s.MX)
+	}
+	tryTLS := slices.Contains(extra, "--tls") || slices.Contains(extra, "--tls-optional")
+	mustTLS := slices.Contains(extra, "--tls")
+
+	// What the knobs promise.
+	var (
+		texts    []string
+		tls      bool // the session completes TLS
+		delivers bool
+		tlsVer   uint16
+		helloIn  bool // the lab reads a ClientHello
+		failed   bool // swaks gives up before MAIL
+	)
+	if tryTLS && sc.SMTP.OffersSTARTTLS() {
+		switch sessionStage(sc) {
+		case stageRefused:
+			texts = append(texts, "<** "+startTLSRefusal(sc), "*** STARTTLS attempted but failed")
+			failed = mustTLS
+		case stageDropped:
+			// swaks reads end of file or dies of SIGPIPE writing its
+			// ClientHello, whichever comes first: it says nothing either
+			// way; that the server said nothing more is checked below.
+			failed = true
+		case stageTLS:
+			helloIn = true
+			name := ""
+			if sni {
+				name = s.MX
+			}
+			hs := negotiate(t, sc, opensslClient("default", name)) // Net::SSLeay on OpenSSL 3
+			switch {
+			case hs.sent:
+				texts = append(texts, "*** TLS startup failed", opensslAlert(hs.serverAlert), "*** STARTTLS attempted but failed")
+				failed = true
+			case hs.received:
+				texts = append(texts, "*** TLS startup failed", hs.reason, "*** STARTTLS attempted but failed")
+				failed = true
+			default:
+				tls, tlsVer = true, hs.version
+			}
+		}
+	}
+	if tryTLS && !sc.SMTP.OffersSTARTTLS() {
+		texts = append(texts, "*** Host did not advertise STARTTLS")
+		failed = mustTLS
+	}
+	// MAIL: refused before TLS where TLS is required, before AUTH where
+	// AUTH is; else the transaction goes through.
+	var refusal scenarios.Reply
+	switch {
+	case !greets(sc) || failed:
+	case sc.SMTP.RequireTLS && !tls:
+		refusal = scenarios.ReplyTLSRequired
+	case sc.SMTP.Auth != nil && sc.SMTP.Auth.Required && !auth:
+		refusal = scenarios.ReplyAuthRequired
+	default:
+		delivers = true
+	}
+	if !greets(sc) {
+		texts = append(texts, "*** Remote host closed connection unexpectedly.")
+	}
+
+	since := mark(l)
+	run := realpeer.Run(t, realpeer.Cmd{Path: swaks, Args: args, Timeout: peerTimeout})
+	out := run.All()
+	tr := parseSwaks(out)
+	for _, text := range texts {
+		if !strings.Contains(out, text) {
+			t.Errorf("swaks did not print %q", text)
+		}
+	}
+	rec := nextRecord(t, l, since, s.Name)
+	if !greets(sc) {
+		if len(tr) != 0 || run.Code == 0 {
+			t.Errorf("swaks exit %d, dialogue %+v; want no banner and a failure", run.Code, tr)
+		}
+		if len(rec.Commands) != 0 || rec.EndReason != server.EndClosedByLab {
+			t.Errorf("record commands %q end %s, want none and closed-by-lab", rec.Commands, rec.EndReason)
+		}
+		checkFaultNote(t, rec, faultAt(sc, scenarios.AtConnect))
+		return
+	}
+	// Banner.
+	if len(tr) == 0 || !tr[0].fromServer || !templateRE("220 "+d.Banner, s.Host).MatchString(tr[0].text) {
+		t.Errorf("banner %q does not match the %s dialect's %q", firstText(tr), d.Name, d.Banner)
+	}
+	// EHLO before TLS.
+	ehlo := tr.reply("EHLO", false)
+	if len(ehlo) == 0 || !templateRE("250-"+d.EHLOGreeting, s.Host).MatchString(ehlo[0]) {
+		t.Errorf("EHLO greeting %q does not match %q", ehlo, d.EHLOGreeting)
+	}
+	kws := ehloKeywords(ehlo)
+	if want := wantKeywords(d, sc, false); !slices.Equal(kws, want) {
+		t.Errorf("EHLO keywords %q, want the %s dialect's %q", kws, d.Name, want)
+	}
+	if slices.Contains(kws, "STARTTLS") != sc.SMTP.OffersSTARTTLS() {
+		t.Errorf("EHLO keywords %q: STARTTLS offered = %v, want %v", kws, !sc.SMTP.OffersSTARTTLS(), sc.SMTP.OffersSTARTTLS())
+	}
+	if d.Name == "exim" && len(sc.SMTP.EHLOKeywords) == 0 && sc.SMTP.Auth == nil { // measured: testdata/transcripts/exim-tls.txt
+		exim := []string{"SIZE 52428800", "8BITMIME", "PIPELINING", "PIPECONNECT", "CHUNKING", "STARTTLS", "PRDR", "HELP"}
+		if sc.SMTP.OffersSTARTTLS() && !slices.Equal(kws, exim) {
+			t.Errorf("EHLO keywords %q, want Exim 4.96's %q", kws, exim)
+		}
+	}
+	if tryTLS && sessionStage(sc) == stageDropped {
+		// The last thing the server said is its 220 to STARTTLS.
+		last := tr[len(tr)-1]
+		if !last.fromServer || !templateRE(d.Replies[scenarios.ReplyStartTLS], s.Host).MatchString(last.text) || strings.Contains(out, "=== TLS started") {
+			t.Errorf("swaks' dialogue ends with %q, want the %s dialect's %q and nothing after", last.text, d.Name, d.Replies[scenarios.ReplyStartTLS])
+		}
+	}
+	// EHLO after TLS.
+	if tls {
+		c := certificate(t, l, s)
+		if !strings.Contains(out, "=== TLS started with cipher "+opensslVersion(tlsVer)+":") {
+			t.Errorf("swaks did not start %s", opensslVersion(tlsVer))
+		}
+		if !strings.Contains(out, `=== TLS peer DN="/CN=`+c.names[0]+`"`) {
+			t.Errorf("swaks did not see the certificate for %s", c.names[0])
+		}
+		kws := ehloKeywords(tr.reply("EHLO", true))
+		if want := wantKeywords(d, sc, true); !slices.Equal(kws, want) {
+			t.Errorf("EHLO keywords in TLS %q, want %q", kws, want)
+		}
+	}
+	// The transaction, in the dialect's words.
+	switch {
+	case delivers:
+		for _, step := range []struct {
+			cmd string
+			key scenarios.Reply
+		}{{"MAIL FROM:", scenarios.ReplyMail}, {"RCPT TO:", scenarios.ReplyRcpt}, {"DATA", scenarios.ReplyData}, {".", scenarios.ReplyQueued}, {"QUIT", scenarios.ReplyQuit}} {
+			r := tr.reply(step.cmd, tls)
+			tmpl := d.Replies[step.key]
+			if len(r) != 1 || !templateRE(tmpl, s.Host).MatchString(r[0]) {
+				t.Errorf("reply to %s %q, want the %s dialect's %q", step.cmd, r, d.Name, tmpl)
+			}
+		}
+		if run.Code != 0 {
+			t.Errorf("swaks exit %d, want 0 (delivered)", run.Code)
+		}
+	case refusal != "":
+		r := tr.reply("MAIL FROM:", tls)
+		tmpl := d.Replies[refusal]
+		if len(r) != 1 || !templateRE(tmpl, s.Host).MatchString(r[0]) {
+			t.Errorf("reply to MAIL %q, want the %s dialect's %q", r, d.Name, tmpl)
+		}
+		// swaks marks a reply it takes as an error: <** in plaintext, <~* in TLS.
+		marker := "<** "
+		if tls {
+			marker = "<~* "
+		}
+		if len(r) == 1 && !strings.Contains(out, marker+r[0]) {
+			t.Errorf("swaks did not take %q as an error (%s)", r[0], marker)
+		}
+		fallthrough
+	default:
+		if run.Code == 0 {
+			t.Errorf("swaks exit 0, want a failure")
+		}
+	}
+
+	if (rec.TLS != nil) != tls {
+		t.Errorf("record tls %+v, want TLS = %v", rec.TLS, tls)
+	}
+	if tls && rec.TLS.Version != recordVersion(tlsVer) {
+		t.Errorf("record tls version %s, want %s", rec.TLS.Version, recordVersion(tlsVer))
+	}
+	if (rec.Message != nil) != delivers {
+		t.Errorf("record message %+v, want delivered = %v", rec.Message, delivers)
+	}
+	if (rec.ClientHello != nil) != helloIn {
+		t.Errorf("record client_hello %+v, want one = %v", rec.ClientHello, helloIn)
+	}
+	if rec.ClientHello != nil {
+		checkSNI(t, rec, sni, s.MX)
+	}
+	if auth && delivers {
+		if rec.Auth == nil || rec.Auth.Username != "u" || !rec.Auth.Success || rec.Auth.Mechanism != strings.ToUpper(sc.SMTP.Auth.Mechanisms[0]) {
+			t.Errorf("record auth %+v, want %s user u, success", rec.Auth, sc.SMTP.Auth.Mechanisms[0])
+		}
+	}
+	for _, p := range []scenarios.Point{scenarios.AtSTARTTLS, scenarios.AtTLSReady} {
+		if f := faultAt(sc, p); f != nil && tryTLS && sc.SMTP.OffersSTARTTLS() {
+			checkFaultNote(t, rec, f)
+		}
 	}
 }
 
@@ -601,7 +958,6 @@ func firstText(tr swaksTranscript) string {
 func TestRealPeersPosttlsFinger(t *testing.T) {
 	finger := realpeer.Need(t, realpeer.PosttlsFinger)
 	l := startLab(t)
-	ca := l.Layout().CACert
 	// posttls-finger reads main.cf (docs/interop-recipe.md §8.1). No
 	// CApath and no default CAs: only the lab CA (-F) is trusted.
 	conf := t.TempDir()
@@ -618,98 +974,163 @@ func TestRealPeersPosttlsFinger(t *testing.T) {
 	}
 	env := []string{"MAIL_CONFIG=" + conf}
 
-	cases := []struct {
-		scenario, level string
-		match           string   // "mx", "host" or "" for the level's default
-		texts           []string // with {dest} for 127.0.0.1[127.0.0.1]:PORT
-		tls             bool     // the handshake completes
-		alert           int
-		anonymous       bool // the ClientHello offers anonymous suites
-	}{
-		{scenario: "sni-reject", level: "may", tls: true, anonymous: true,
-			texts: []string{"Trusted TLS connection established to {dest}: TLSv1.3"}},
-		// The certificate names the origin, not the _dc-mx MX.
-		{scenario: "sni-reject", level: "secure", match: "mx", tls: true,
-			texts: []string{"server certificate verification failed for {dest}: num=62:hostname mismatch", "Untrusted TLS connection established to {dest}"}},
-		{scenario: "sni-reject", level: "secure", match: "host", tls: true,
-			texts: []string{"matched peername: {host}", "Verified TLS connection established to {dest}"}},
-		{scenario: "no-shared-cipher", level: "may", alert: 40, anonymous: true,
-			texts: []string{"SSL_connect error to {dest}: -1", "sslv3 alert handshake failure", "SSL alert number 40"}},
-		{scenario: "no-shared-cipher", level: "secure", match: "mx", alert: 40,
-			texts: []string{"SSL_connect error to {dest}: -1", "SSL alert number 40"}},
-		{scenario: "self-signed", level: "may", tls: true, anonymous: true,
-			texts: []string{"Untrusted TLS connection established to {dest}"}},
-		{scenario: "self-signed", level: "secure", match: "mx", tls: true,
-			texts: []string{"certificate verification failed for {dest}: self-signed certificate", "Untrusted TLS connection established to {dest}"}},
-		{scenario: "baseline", level: "may", tls: true, anonymous: true,
-			texts: []string{"Trusted TLS connection established to {dest}"}},
-		{scenario: "baseline", level: "secure", match: "mx", tls: true,
-			texts: []string{"matched peername: {mx}", "Verified TLS connection established to {dest}"}},
-		{scenario: "tlsa-mismatch", level: "secure", match: "mx", tls: true,
-			texts: []string{"matched peername: {mx}", "Verified TLS connection established to {dest}"}},
-		{scenario: "submission", level: "secure", match: "mx", tls: true,
-			texts: []string{"matched peername: {mx}", "Verified TLS connection established to {dest}"}},
-		// Without -c the chat shows the EHLO reply: no STARTTLS, so no TLS.
-		{scenario: "no-starttls", level: "may",
-			texts: []string{"< 250 HELP", "> QUIT"}},
-	}
-	for _, c := range cases {
-		name := c.scenario + "/" + c.level
-		if c.match != "" {
-			name += "/match-" + c.match
-		}
-		t.Run(name, func(t *testing.T) {
-			s := site(t, l, c.scenario)
-			args := []string{"-t", "10", "-T", "10", "-l", c.level, "-F", ca}
-			if c.scenario != "no-starttls" {
-				args = append(args, "-c") // TLS lines only
+	for _, s := range l.Layout().Scenarios {
+		t.Run(s.Name, func(t *testing.T) {
+			sc := s.Scenario()
+			checkModelled(t, sc)
+			type variant struct{ level, match string } // match: "mx", "host" or "" for the level's default
+			vs := []variant{{"may", ""}, {"secure", "mx"}}
+			if s.Host != s.MX {
+				vs = append(vs, variant{"secure", "host"})
 			}
-			args = append(args, "["+s.Addr().Addr().String()+"]:"+fmt.Sprint(s.Addr().Port()))
-			switch c.match {
-			case "mx":
-				args = append(args, s.MX)
-			case "host":
-				args = append(args, s.Host)
+			if greets(sc) && !sc.SMTP.OffersSTARTTLS() {
+				vs = vs[:1] // no TLS to probe; the plaintext chat at may shows why
 			}
-			since := mark(l)
-			run := realpeer.Run(t, realpeer.Cmd{Path: finger, Args: args, Env: env, Timeout: peerTimeout})
-			r := strings.NewReplacer("{dest}", "127.0.0.1[127.0.0.1]:"+fmt.Sprint(s.Addr().Port()), "{mx}", s.MX, "{host}", s.Host)
-			for _, text := range c.texts {
-				if !strings.Contains(run.All(), r.Replace(text)) {
-					t.Errorf("posttls-finger did not print %q", r.Replace(text))
+			for _, v := range vs {
+				name := v.level
+				if v.match != "" {
+					name += "/match-" + v.match
 				}
-			}
-			if strings.Contains(run.All(), "TLS connection established") != c.tls {
-				t.Errorf("posttls-finger: TLS connection established = %v, want %v", !c.tls, c.tls)
-			}
-			if c.scenario == "no-starttls" && strings.Contains(run.All(), "STARTTLS") {
-				t.Errorf("posttls-finger saw STARTTLS offered")
-			}
-			rec := nextRecord(t, l, since, c.scenario)
-			if c.scenario == "no-starttls" {
-				if rec.ClientHello != nil || rec.Counts != "ehlo=1 quit=1 commands=2" {
-					t.Errorf("record client_hello %+v counts %q, want no TLS, ehlo=1 quit=1", rec.ClientHello, rec.Counts)
-				}
-				return
-			}
-			// Postfix below dane sends no SNI.
-			checkSNI(t, rec, false, s.MX)
-			if (rec.TLS != nil) != c.tls || alertCode(rec) != c.alert {
-				t.Errorf("record tls %+v alert %d, want TLS = %v, alert %d", rec.TLS, alertCode(rec), c.tls, c.alert)
-			}
-			if rec.ClientHello.AnonymousOffered != c.anonymous {
-				t.Errorf("record anonymous_offered %v, want %v (posttls-finger offers aNULL suites at may)", rec.ClientHello.AnonymousOffered, c.anonymous)
-			}
-			// What a 2015 OpenSSL 1.0 sendmail would have done with them.
-			if c.scenario == "no-shared-cipher" && (rec.LegacyWould != nil) != c.anonymous {
-				t.Errorf("record legacy_server_would %+v, want one exactly when anonymous suites were offered", rec.LegacyWould)
-			}
-			if c.tls && rec.EndReason != server.EndQuit && rec.EndReason != server.EndReset {
-				// posttls-finger QUITs; a reset is possible with session
-				// tickets (docs/interop-recipe.md §6b).
-				t.Errorf("record end %s, want quit (or reset)", rec.EndReason)
+				t.Run(name, func(t *testing.T) { testPosttlsFinger(t, l, s, finger, env, v.level, v.match) })
 			}
 		})
+	}
+}
+
+// postfixVerifyError is the line Postfix logs for the first error of a
+// certificate that does not verify (src/tls/tls_verify.c,
+// tls_log_verify_error; measured against the lab), "" when it verifies.
+func postfixVerifyError(c certWant, host string) string {
+	errs := c.opensslVerify(host)
+	if len(errs) == 0 {
+		return ""
+	}
+	num, text, _ := strings.Cut(errs[0], ":")
+	switch num {
+	case "18":
+		return "certificate verification failed for {dest}: self-signed certificate"
+	case "20":
+		return "certificate verification failed for {dest}: untrusted issuer " + opensslDN(c.issuer, true)
+	case "9", "10":
+		return "server certificate verification failed for {dest}: " + text
+	}
+	return "server certificate verification failed for {dest}: num=" + errs[0]
+}
+
+// testPosttlsFinger runs posttls-finger once and checks it against the
+// knobs. Postfix below dane sends no SNI; at may it offers anonymous
+// suites and so runs OpenSSL at security level 0, which also lets it
+// accept TLS 1.0 and 1.1 (measured: Trusted TLS connection … TLSv1.1 at
+// may, "legacy sigalg disallowed" at secure).
+func testPosttlsFinger(t *testing.T, l *lab.Lab, s *lab.Site, finger string, env []string, level, match string) {
+	sc := s.Scenario()
+	ca := l.Layout().CACert
+	plain := greets(sc) && !sc.SMTP.OffersSTARTTLS()
+	args := []string{"-t", "10", "-T", "10", "-l", level, "-F", ca}
+	if !plain {
+		args = append(args, "-c") // TLS lines only
+	}
+	args = append(args, "["+s.Addr().Addr().String()+"]:"+fmt.Sprint(s.Addr().Port()))
+	host := ""
+	switch match {
+	case "mx":
+		host = s.MX
+	case "host":
+		host = s.Host
+	}
+	if host != "" {
+		args = append(args, host)
+	}
+	anonymous := level == "may"
+	var (
+		texts   []string
+		tls     bool
+		alert   int
+		helloIn bool
+	)
+	switch st := sessionStage(sc); {
+	case plain:
+		// Without -c the chat shows the EHLO reply: no STARTTLS, so no TLS.
+		d := dialect(t, s)
+		kws := wantKeywords(d, sc, false)
+		texts = []string{"< 250 " + kws[len(kws)-1], "> QUIT"}
+	case st == stageNoGreeting:
+		texts = []string{"lost connection while reading server greeting"}
+	case st == stageRefused:
+		texts = []string{"STARTTLS rejected: " + startTLSRefusal(sc)}
+	case st == stageDropped:
+		texts = []string{"SSL_connect error to {dest}"} // then "lost connection", or the reset's words
+	default:
+		helloIn = true
+		c := opensslClient("default", "")
+		c.legacySigalgs = anonymous
+		hs := negotiate(t, sc, c)
+		switch {
+		case hs.sent:
+			texts = []string{"SSL_connect error to {dest}: -1", opensslAlert(hs.serverAlert), fmt.Sprintf("SSL alert number %d", hs.serverAlert)}
+			alert = int(hs.serverAlert)
+		case hs.received:
+			texts = []string{"SSL_connect error to {dest}: -1", "warning: TLS library problem: ", hs.reason}
+		default:
+			tls = true
+			cert := certificate(t, l, s)
+			v := opensslVersion(hs.version)
+			switch {
+			case host == "" && cert.trusted && !cert.expired && !cert.notYetValid:
+				texts = []string{"Trusted TLS connection established to {dest}: " + v}
+			case host == "":
+				texts = []string{"Untrusted TLS connection established to {dest}: " + v}
+			case postfixVerifyError(cert, host) == "":
+				texts = []string{"matched peername: {name}", "Verified TLS connection established to {dest}: " + v}
+			default:
+				texts = []string{postfixVerifyError(cert, host), "Untrusted TLS connection established to {dest}: " + v}
+			}
+		}
+	}
+
+	since := mark(l)
+	run := realpeer.Run(t, realpeer.Cmd{Path: finger, Args: args, Env: env, Timeout: peerTimeout})
+	r := strings.NewReplacer("{dest}", "127.0.0.1[127.0.0.1]:"+fmt.Sprint(s.Addr().Port()), "{name}", host)
+	for _, text := range texts {
+		if !strings.Contains(run.All(), r.Replace(text)) {
+			t.Errorf("posttls-finger did not print %q", r.Replace(text))
+		}
+	}
+	if strings.Contains(run.All(), "TLS connection established") != tls {
+		t.Errorf("posttls-finger: TLS connection established = %v, want %v", !tls, tls)
+	}
+	if plain && strings.Contains(run.All(), "STARTTLS") {
+		t.Errorf("posttls-finger saw STARTTLS offered")
+	}
+	rec := nextRecord(t, l, since, s.Name)
+	if plain {
+		if rec.ClientHello != nil || rec.Counts != "ehlo=1 quit=1 commands=2" {
+			t.Errorf("record client_hello %+v counts %q, want no TLS, ehlo=1 quit=1", rec.ClientHello, rec.Counts)
+		}
+		return
+	}
+	if !helloIn {
+		if rec.ClientHello != nil || rec.TLS != nil {
+			t.Errorf("record client_hello %+v tls %+v, want none", rec.ClientHello, rec.TLS)
+		}
+		return
+	}
+	// Postfix below dane sends no SNI.
+	checkSNI(t, rec, false, s.MX)
+	if (rec.TLS != nil) != tls || alertCode(rec) != alert {
+		t.Errorf("record tls %+v alert %d, want TLS = %v, alert %d", rec.TLS, alertCode(rec), tls, alert)
+	}
+	if rec.ClientHello.AnonymousOffered != anonymous {
+		t.Errorf("record anonymous_offered %v, want %v (posttls-finger offers aNULL suites at may)", rec.ClientHello.AnonymousOffered, anonymous)
+	}
+	// What a 2015 OpenSSL 1.0 server would have done with them.
+	if sc.TLS.LegacyAnonymous && (rec.LegacyWould != nil) != anonymous {
+		t.Errorf("record legacy_server_would %+v, want one exactly when anonymous suites were offered", rec.LegacyWould)
+	}
+	if tls && rec.EndReason != server.EndQuit && rec.EndReason != server.EndReset {
+		// posttls-finger QUITs; a reset is possible with session
+		// tickets (docs/interop-recipe.md §6b).
+		t.Errorf("record end %s, want quit (or reset)", rec.EndReason)
 	}
 }
 
@@ -887,8 +1308,8 @@ func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
 	gnutls := startGnuTLSServ(t, ns)
 	garbage := []byte("EHLO again\r\n")
 	for _, s := range l.Layout().Scenarios {
-		if !s.Scenario().SMTP.OffersSTARTTLS() {
-			continue
+		if !readsClientHello(s.Scenario()) {
+			continue // no "220 Ready to start TLS" to send garbage after
 		}
 		t.Run(s.Name, func(t *testing.T) {
 			var refGot []byte
@@ -928,13 +1349,18 @@ func TestRealPeersGarbageAfterSTARTTLS(t *testing.T) {
 			since = mark(l)
 			run := realpeer.Run(t, realpeer.Cmd{Path: openssl, Args: []string{"s_client", "-starttls", "smtp", "-connect", s.SMTP, "-noservername"}, Timeout: peerTimeout})
 			next := nextRecord(t, l, since, s.Name)
-			want := sClientExpect(s, "default", false)
-			if want.alert != "" {
+			want := sClientExpect(t, l, s, "default", false)
+			switch {
+			case want.alert != "":
 				if !strings.Contains(run.All(), want.texts[len(want.texts)-1]) || alertCode(next) == 0 {
 					t.Errorf("next client: no %q", want.texts[len(want.texts)-1])
 				}
-			} else if next.TLS == nil || !strings.Contains(run.Stdout, "New, TLSv1.3") {
-				t.Errorf("next client: handshake did not complete (record tls %+v)", next.TLS)
+			case want.hs.received:
+				if !strings.Contains(run.All(), want.hs.reason) || next.AlertReceived == nil {
+					t.Errorf("next client: no %q (record alert_received %+v)", want.hs.reason, next.AlertReceived)
+				}
+			case next.TLS == nil || next.TLS.Version != recordVersion(want.hs.version):
+				t.Errorf("next client: handshake did not complete in %s (record tls %+v)", recordVersion(want.hs.version), next.TLS)
 			}
 		})
 	}
