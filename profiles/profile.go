@@ -375,3 +375,35 @@ func (c *Catalogue) Select(names []string) ([]*Profile, error) {
 	}
 	return out, nil
 }
+
+// Provenance says where a text the sender predicts comes from.
+type Provenance string
+
+// Provenances of a predicted text.
+const (
+	// Measured: the real sender was run and logged it (evidence
+	// "measured: ...").
+	Measured Provenance = "measured"
+	// Documented: a source file, a vendor document or a public report
+	// gives it.
+	Documented Provenance = "documented"
+	// Reconstructed: no evidence backs it (the reaction says what it is
+	// assumed from); never to be shown as the sender's words.
+	Reconstructed Provenance = "reconstructed"
+	// Observed: not the sender's template but what this attempt saw
+	// (the server's reply, a network error), in mxlab's words.
+	Observed Provenance = "observed"
+)
+
+// TextProvenance is where the text behind a behaviour key ("delivered",
+// "on.<failure>") comes from, read from its evidence.
+func (p *Profile) TextProvenance(key string) Provenance {
+	ev := strings.TrimSpace(p.Evidence[key])
+	switch {
+	case ev == "":
+		return Reconstructed
+	case strings.HasPrefix(ev, "measured"):
+		return Measured
+	}
+	return Documented
+}

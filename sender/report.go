@@ -36,6 +36,10 @@ type Report struct {
 	Inferred   []Inference      `json:"inferred"`
 	Transcript []string         `json:"transcript"`
 	BounceText string           `json:"bounce_text"`
+	// BounceTextSource says where BounceText comes from: measured or
+	// documented (the sender's words), reconstructed (no evidence: not a
+	// quote), or observed (what this attempt saw, in mxlab's words).
+	BounceTextSource profiles.Provenance `json:"bounce_text_source"`
 }
 
 // Step is one recorded step; which fields are set depends on the step.

@@ -470,7 +470,7 @@ func (a *attempt) reactTLSAlert() {
 				Why:  "Go's crypto/tls got " + a.alert.String() + ", but the server picks an anonymous suite this sender's real TLS stack offers",
 			})
 			a.rep.Outcome, a.rep.Reason = result.Delivered, result.AnonymousTLS
-			a.rep.BounceText = a.render(a.p.Delivered)
+			a.setText(a.render(a.p.Delivered), "delivered")
 			return
 		}
 	}
@@ -588,7 +588,7 @@ func (a *attempt) deliver(c *client, overTLS bool) {
 	if a.opts.Probe {
 		c.cmd("QUIT")
 		a.rep.Outcome, a.rep.Reason = ok, result.Probe
-		a.rep.BounceText = "probe: stopped before MAIL FROM"
+		a.rep.BounceText, a.rep.BounceTextSource = "probe: stopped before MAIL FROM", profiles.Observed
 		return
 	}
 	if a.opts.Auth != "" {
@@ -645,9 +645,9 @@ func (a *attempt) deliver(c *client, overTLS bool) {
 	if overTLS && a.rep.Outcome == result.Delivered && len(a.tlsa) > 0 {
 		a.rep.Reason = result.DANEVerified
 	}
-	a.rep.BounceText = a.render(a.p.Delivered)
+	a.setText(a.render(a.p.Delivered), "delivered")
 	if !overTLS && a.p.DeliveredPlaintext != "" {
-		a.rep.BounceText = a.render(a.p.DeliveredPlaintext)
+		a.setText(a.render(a.p.DeliveredPlaintext), "delivered")
 	}
 }
 
@@ -658,7 +658,7 @@ func (a *attempt) rejected(code int, line string) {
 	}
 	a.reply = line
 	a.rep.Outcome, a.rep.Reason = result.Deferred, result.RejectedTemporarily
-	a.rep.BounceText = line
+	a.rep.BounceText, a.rep.BounceTextSource = line, profiles.Observed
 }
 
 // react applies the profile's reaction to a failure; it returns true when
@@ -697,9 +697,9 @@ func (a *attempt) finish(f result.Reason, detail string) {
 	a.failure = f
 	a.rep.Outcome, a.rep.Reason = r.Outcome, f
 	a.rep.Later = append(a.rep.Later, r.Later...)
-	a.rep.BounceText = a.render(r.Message)
+	a.setText(a.render(r.Message), "on."+string(f))
 	if a.rep.BounceText == "" {
-		a.rep.BounceText = detail
+		a.rep.BounceText, a.rep.BounceTextSource = detail, profiles.Observed
 	}
 }
 
@@ -794,3 +794,9 @@ func shortName(s string, m int) string {
 // errRefusedVersion ends a handshake the profile's real stack would not
 // complete (profiles.TLSOffer.RefuseBelow).
 var errRefusedVersion = errors.New("legacy sigalg disallowed or unsupported")
+
+// setText sets the predicted text and where it comes from: the evidence
+// of the profile's behaviour key.
+func (a *attempt) setText(text, key string) {
+	a.rep.BounceText, a.rep.BounceTextSource = text, a.p.TextProvenance(key)
+}

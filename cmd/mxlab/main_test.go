@@ -227,6 +227,9 @@ func TestSendAndMatrix(t *testing.T) {
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@x.submission.mxlab.test", "--auth", "nocolon"}, 64, ""},
 		{[]string{"matrix", "--state-dir", warmState(t), "--scenarios", "submission"}, 64, ""},
 		{[]string{"send", "--lab", staleManifest(t), "--profile", "postfix-may", "--to", "a@x.baseline.mxlab.test"}, 78, ""},
+		// Where a predicted text comes from (issue 15).
+		{[]string{"send", "--lab", manifest, "--profile", "proton", "--to", "a@x.no-shared-cipher.mxlab.test"}, 75, "reconstructed, not a quote"},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@y.no-shared-cipher.mxlab.test", "--format", "json"}, 75, `"bounce_text_source":"measured"`},
 		// A new scenario's address rules and faults, end to end.
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "rcpt-550@x.baseline.mxlab.test"}, 69, "550 5.1.1"},
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-encrypt", "--to", "a@x.starttls-454.mxlab.test"}, 75, "refused to start TLS: 454 4.7.0"},

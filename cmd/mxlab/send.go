@@ -168,7 +168,15 @@ func printReport(w io.Writer, r *sender.Report) {
 		fmt.Fprintf(w, "  inferred (%s): %s — %s\n", inf.Step, inf.What, inf.Why)
 	}
 	if r.BounceText != "" {
-		fmt.Fprintf(w, "  the sender says: %s\n", r.BounceText)
+		// Only evidenced texts are quoted as the sender's (issue 15).
+		switch r.BounceTextSource {
+		case profiles.Measured, profiles.Documented:
+			fmt.Fprintf(w, "  the sender says (%s): %s\n", r.BounceTextSource, r.BounceText)
+		case profiles.Reconstructed:
+			fmt.Fprintf(w, "  the sender's words are not known; reconstructed, not a quote: %s\n", r.BounceText)
+		default:
+			fmt.Fprintf(w, "  mxlab saw: %s\n", r.BounceText)
+		}
 	}
 	for _, l := range r.Later {
 		fmt.Fprintf(w, "  after %s: %s", l.After, l.Outcome)
