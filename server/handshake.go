@@ -95,6 +95,10 @@ func (c *conn) handshake() (EndReason, bool) {
 		} else {
 			c.rec.ClientHello = hello
 			c.legacyVerdict(hello)
+			if rule, ok := c.noCommonVersion(hello); ok {
+				c.sendAlert(rule, hello.AlertVersion())
+				return EndClosedByLab, false
+			}
 			if rule, ok := match(c.srv.rules, hello); ok {
 				if rule.do != scenarios.DoAlert {
 					end, _ := c.applyFault(&scenarios.Fault{At: scenarios.AtClientHello, Do: rule.do, Log: rule.log})
@@ -140,6 +144,34 @@ func (c *conn) handshake() (EndReason, bool) {
 	c.rec.TLS = &TLSState{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), SNI: st.ServerName}
 	c.step(Step{From: FromServer, Kind: StepTLSEstablished, Text: c.rec.TLS.Version + " " + c.rec.TLS.Cipher, SNI: st.ServerName})
 	return "", true
+}
+
+// noCommonVersion is the protocol_version alert an OpenSSL server sends
+// when the client offers none of the scenario's versions (tls10-only
+// against a TLS 1.3-only ClientHello). crypto/tls would send it too, but
+// with 03 01 as the record version where OpenSSL writes 03 03 for a TLS
+// 1.3 client (measured: lab/realpeers_certref_test.go against openssl
+// s_server -max_protocol TLSv1.1; RFC 8446 §5.1). Only a scenario that
+// sets its versions is checked: Go's defaults are nobody's dialect.
+func (c *conn) noCommonVersion(hello *ClientHello) (rejection, bool) {
+	sc := c.srv.cfg.Scenario
+	if c.srv.tls == nil || sc.TLS.MinVersion == "" && sc.TLS.MaxVersion == "" {
+		return rejection{}, false
+	}
+	lo, hi := c.srv.tls.MinVersion, c.srv.tls.MaxVersion
+	if lo == 0 {
+		lo = tls.VersionTLS12
+	}
+	if hi == 0 {
+		hi = tls.VersionTLS13
+	}
+	for v := lo; v <= hi; v++ {
+		if hello.Offers(v) {
+			return rejection{}, false
+		}
+	}
+	return rejection{alert: tlsalert.Alert{Level: tlsalert.Fatal, Description: tlsalert.ProtocolVersion},
+		log: "SSL_accept error: unsupported protocol", do: scenarios.DoAlert}, true
 }
 
 // sendAlert puts a rule's alert on the wire exactly as the imitated server
