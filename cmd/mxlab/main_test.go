@@ -230,6 +230,7 @@ func TestSendAndMatrix(t *testing.T) {
 		// Where a predicted text comes from (issue 15).
 		{[]string{"send", "--lab", manifest, "--profile", "proton", "--to", "a@x.no-shared-cipher.mxlab.test"}, 75, "reconstructed, not a quote"},
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@y.no-shared-cipher.mxlab.test", "--format", "json"}, 75, `"bounce_text_source":"measured"`},
+		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "a@z.starttls-454.mxlab.test", "--transcript"}, 0, "  S: 454 4.7.0 TLS not available due to local problem\n"},
 		// A new scenario's address rules and faults, end to end.
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-may", "--to", "rcpt-550@x.baseline.mxlab.test"}, 69, "550 5.1.1"},
 		{[]string{"send", "--lab", manifest, "--profile", "postfix-encrypt", "--to", "a@x.starttls-454.mxlab.test"}, 75, "refused to start TLS: 454 4.7.0"},

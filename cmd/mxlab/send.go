@@ -27,6 +27,7 @@ const (
 
 func newSendCmd(env *cliEnv) *cobra.Command {
 	var profileName, to, labPath, server, resolverAddr, auth, from string
+	var transcript bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "send --profile NAME --to ADDRESS",
@@ -91,6 +92,9 @@ configuration.`,
 				}
 			} else {
 				printReport(env.stdout, rep)
+				if transcript {
+					printTranscript(env.stdout, rep)
+				}
 			}
 			switch rep.Outcome {
 			case result.Deferred:
@@ -109,6 +113,7 @@ configuration.`,
 	cmd.Flags().StringVar(&resolverAddr, "resolver", "", "DNS resolver host:port (default: /etc/resolv.conf's first)")
 	cmd.Flags().StringVar(&auth, "auth", "", "user:password for AUTH PLAIN after STARTTLS (submission)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "timeout of each network step")
+	cmd.Flags().BoolVar(&transcript, "transcript", false, "also print the dialogue: C: what the sender sent, S: what the server replied, TLS: and sender: the steps between (text format; JSON always has it)")
 	return cmd
 }
 
@@ -204,4 +209,16 @@ func labAnswers(layout *lab.Layout) error {
 		return fmt.Errorf("%w: the lab's DNS server at %s (from the manifest) does not answer for %s: is the lab running? (%s)", errConfig, layout.DNS, layout.Zone, why)
 	}
 	return nil
+}
+
+// printTranscript prints the attempt's dialogue. The message body is one
+// entry: only its first line is shown.
+func printTranscript(w io.Writer, r *sender.Report) {
+	fmt.Fprintln(w, "\ntranscript:")
+	for _, l := range r.Transcript {
+		if first, _, cut := strings.Cut(l, "\n"); cut {
+			l = first + " …"
+		}
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }
