@@ -48,9 +48,11 @@ type Step map[string]any
 // TLSReport is what the TLS handshake showed.
 type TLSReport struct {
 	// SNISent is the server name sent, nil for none.
-	SNISent          *string        `json:"sni_sent"`
-	Version          *string        `json:"version"`
-	Cipher           *string        `json:"cipher"`
+	SNISent *string `json:"sni_sent"`
+	Version *string `json:"version"`
+	Cipher  *string `json:"cipher"`
+	// Group is the key exchange group's IANA name, nil for none.
+	Group            *string        `json:"group,omitempty"`
 	AlertReceived    *tlsalert.JSON `json:"alert_received"`
 	PeerCertificates []CertInfo     `json:"peer_certificates"`
 	// PKIX is the chain's verdict against the trusted roots and the MX

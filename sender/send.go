@@ -20,6 +20,7 @@ import (
 	"github.com/mxlab/mxlab/profiles"
 	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/tlsalert"
+	"github.com/mxlab/mxlab/tlsname"
 )
 
 // Options configure one attempt; zero values take the defaults.
@@ -439,6 +440,11 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 	st := tc.ConnectionState()
 	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
 	a.rep.TLS.Version, a.rep.TLS.Cipher = &v, &cs
+	if st.CurveID != 0 {
+		g := tlsname.Group(uint16(st.CurveID))
+		a.rep.TLS.Group = &g
+		step["group"] = g
+	}
 	step["version"], step["cipher"] = v, cs
 	for _, c := range st.PeerCertificates {
 		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/mxlab/mxlab/anontls"
+	"github.com/mxlab/mxlab/tlsname"
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -37,10 +38,14 @@ type ClientHello struct {
 	LegacyVersion     string   `json:"legacy_version"`
 	SupportedVersions []string `json:"supported_versions"`
 	CipherSuites      []string `json:"cipher_suites"`
+	// CipherSuiteNames are CipherSuites' IANA names, in the same order.
+	CipherSuiteNames []string `json:"cipher_suite_names"`
 	// AnonymousOffered is true when the client offered an anonymous
 	// (DH_anon or ECDH_anon) suite, as Postfix does at may/encrypt.
 	AnonymousOffered bool     `json:"anonymous_offered"`
 	Groups           []string `json:"groups"`
+	// GroupNames are Groups' IANA names, in the same order.
+	GroupNames       []string `json:"group_names"`
 	SignatureSchemes []string `json:"signature_schemes"`
 	ALPN             []string `json:"alpn"`
 	Extensions       []string `json:"extensions"`
@@ -102,7 +107,7 @@ func readClientHello(r io.Reader) (raw, body []byte, err error) {
 // parseClientHello parses a ClientHello body (RFC 8446 §4.1.2).
 func parseClientHello(body []byte) (*ClientHello, error) {
 	s := cryptobyte.String(body)
-	h := &ClientHello{SupportedVersions: []string{}, CipherSuites: []string{}, Groups: []string{},
+	h := &ClientHello{SupportedVersions: []string{}, CipherSuites: []string{}, Groups: []string{}, GroupNames: []string{},
 		SignatureSchemes: []string{}, ALPN: []string{}, Extensions: []string{}}
 	var random, sessionID, suites, compression cryptobyte.String
 	if !s.ReadUint16(&h.legacy) || !s.ReadBytes((*[]byte)(&random), 32) ||
@@ -120,6 +125,7 @@ func parseClientHello(body []byte) (*ClientHello, error) {
 		h.CipherSuites = append(h.CipherSuites, hex16(id))
 		h.AnonymousOffered = h.AnonymousOffered || anontls.Is(id)
 	}
+	h.CipherSuiteNames = tlsname.Names(h.suites, tlsname.Suite)
 	if s.Empty() { // extensions are optional before TLS 1.3
 		return h, nil
 	}
@@ -144,7 +150,7 @@ func parseClientHello(body []byte) (*ClientHello, error) {
 		case extSupportedGroups:
 			var g []uint16
 			g, err = readUint16List(data, (*cryptobyte.String).ReadUint16LengthPrefixed)
-			h.Groups = hexList(g)
+			h.Groups, h.GroupNames = hexList(g), tlsname.Names(g, tlsname.Group)
 		case extSignatureAlgs:
 			var sa []uint16
 			sa, err = readUint16List(data, (*cryptobyte.String).ReadUint16LengthPrefixed)

@@ -14,6 +14,7 @@ import (
 	"github.com/mxlab/mxlab/anontls"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/tlsalert"
+	"github.com/mxlab/mxlab/tlsname"
 )
 
 // startTLS answers STARTTLS (RFC 3207) in the wire layer: the reply, the
@@ -142,6 +143,9 @@ func (c *conn) handshake() (EndReason, bool) {
 	c.br.Reset(tc)
 	c.bw.Reset(tc)
 	c.rec.TLS = &TLSState{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), SNI: st.ServerName}
+	if st.CurveID != 0 {
+		c.rec.TLS.Group = tlsname.Group(uint16(st.CurveID))
+	}
 	c.step(Step{From: FromServer, Kind: StepTLSEstablished, Text: c.rec.TLS.Version + " " + c.rec.TLS.Cipher, SNI: st.ServerName})
 	return "", true
 }

@@ -76,6 +76,9 @@ func (r *Record) addCommand(line string) {
 type TLSState struct {
 	Version string `json:"version"`
 	Cipher  string `json:"cipher"`
+	// Group is the key exchange group's IANA name (x25519, secp256r1,
+	// X25519MLKEM768), "" where none was used (TLS 1.2 RSA key exchange).
+	Group string `json:"group,omitempty"`
 	// SNI is the server name crypto/tls saw, "" for none.
 	SNI string `json:"sni,omitempty"`
 }
