@@ -51,7 +51,7 @@ when it is not, 64 on bad usage.
 					return err
 				}
 			} else {
-				printAnswer(env.stdout, ans)
+				wrapped(env.stdout, func(w io.Writer) { printAnswer(w, ans) })
 			}
 			if !ans.Known {
 				// A CI script can tell "not a TLS failure explain knows"

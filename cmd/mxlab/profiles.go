@@ -49,7 +49,7 @@ func newProfilesCmd(env *cliEnv) *cobra.Command {
 					Unconfirmed []string `json:"unconfirmed"`
 				}{p, p.Unconfirmed()})
 			}
-			showProfile(env.stdout, p)
+			wrapped(env.stdout, func(w io.Writer) { showProfile(w, p) })
 			return nil
 		},
 	}
@@ -79,7 +79,11 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 	}
 	fmt.Fprintf(w, "starttls: %s\n  evidence: %s\n", p.STARTTLS, ev("starttls"))
 	fmt.Fprintf(w, "sni: %s\n  evidence: %s\n", p.SNI, ev("sni"))
-	fmt.Fprintf(w, "tls: %s-%s, anonymous suites %v\n  evidence: %s\n", p.TLS.MinVersion, p.TLS.MaxVersion, p.TLS.AnonymousSuites, ev("tls"))
+	refuses := ""
+	if p.TLS.RefuseBelow != "" {
+		refuses = ", completes only " + p.TLS.RefuseBelow + " and above"
+	}
+	fmt.Fprintf(w, "tls: offers %s-%s%s, anonymous suites %v\n  evidence: %s\n", p.TLS.MinVersion, p.TLS.MaxVersion, refuses, p.TLS.AnonymousSuites, ev("tls"))
 	fmt.Fprintf(w, "verify: %s\n  evidence: %s\n", verifyWords(p.Verify), ev("verify"))
 	keys := make([]string, 0, len(p.On))
 	for k := range p.On {
@@ -94,11 +98,10 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 			fmt.Fprint(w, ", QUIT after the handshake")
 		}
 		fmt.Fprintln(w)
-		if r.Message != "" {
-			fmt.Fprintf(w, "    says: %s\n", r.Message)
-		}
-		for _, l := range r.Later {
-			fmt.Fprintf(w, "    after %s: %s (%s)\n", l.After, l.Outcome, l.Why)
+		showReaction(w, r, p.TextProvenance("on."+k), "    ")
+		if r.DANE != nil {
+			fmt.Fprintf(w, "    where DANE applies: %s\n", r.DANE.Outcome)
+			showReaction(w, *r.DANE, p.TextProvenance("on."+k), "      ")
 		}
 		fmt.Fprintf(w, "    evidence: %s\n", ev("on."+k))
 	}
@@ -107,5 +110,20 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 	}
 	if p.Notes != "" {
 		fmt.Fprintf(w, "\nnotes: %s\n", strings.TrimSpace(p.Notes))
+	}
+}
+
+// showReaction prints what a reaction says, marked with where the text
+// comes from (a reconstructed text is not the sender's quote), its later
+// attempts, and what an unevidenced reaction is assumed from.
+func showReaction(w io.Writer, r profiles.Reaction, prov profiles.Provenance, indent string) {
+	if r.Message != "" {
+		fmt.Fprintf(w, "%ssays (%s): %s\n", indent, prov, r.Message)
+	}
+	for _, l := range r.Later {
+		fmt.Fprintf(w, "%safter %s: %s (%s)\n", indent, l.After, l.Outcome, l.Why)
+	}
+	if r.Assumed != "" {
+		fmt.Fprintf(w, "%sassumed: %s\n", indent, r.Assumed)
 	}
 }

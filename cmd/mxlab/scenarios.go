@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mxlab/mxlab/profiles"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -41,7 +44,12 @@ func newScenariosCmd(env *cliEnv) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return showScenario(env.stdout, sc, d, f)
+			if f != "text" {
+				return showScenario(env.stdout, sc, d, f)
+			}
+			var err2 error
+			wrapped(env.stdout, func(w io.Writer) { err2 = showScenario(w, sc, d, f) })
+			return err2
 		},
 	}
 	cmd.Flags().StringSlice("scenario-dir", nil, "directory of extra scenario YAML files (repeatable)")
@@ -100,7 +108,28 @@ func showScenario(w io.Writer, s *scenarios.Scenario, d *scenarios.Dialect, f st
 	fmt.Fprintln(w, strings.TrimSpace(s.Fix))
 	if len(s.Expectations) > 0 {
 		h("Expected sender behaviour")
-		for p, e := range s.Expectations {
+		// In the profiles' display order (map order would change the
+		// text from run to run).
+		var order []string
+		if pc, err := profiles.Builtin(); err == nil {
+			order = pc.Names()
+		}
+		var names []string
+		for p := range s.Expectations {
+			names = append(names, p)
+		}
+		sort.SliceStable(names, func(i, j int) bool {
+			ri, rj := slices.Index(order, names[i]), slices.Index(order, names[j])
+			if ri < 0 {
+				ri = len(order)
+			}
+			if rj < 0 {
+				rj = len(order)
+			}
+			return ri < rj || ri == rj && names[i] < names[j]
+		})
+		for _, p := range names {
+			e := s.Expectations[p]
 			ev := e.Evidence
 			if ev == "" {
 				ev = "unconfirmed"

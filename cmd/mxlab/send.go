@@ -91,10 +91,12 @@ configuration.`,
 					return err
 				}
 			} else {
-				printReport(env.stdout, rep)
-				if transcript {
-					printTranscript(env.stdout, rep)
-				}
+				wrapped(env.stdout, func(w io.Writer) {
+					printReport(w, rep)
+					if transcript {
+						printTranscript(w, rep)
+					}
+				})
 			}
 			switch rep.Outcome {
 			case result.Deferred:
