@@ -122,6 +122,10 @@ type Reaction struct {
 	// QuitAfterHandshake: the sender says QUIT right after the
 	// handshake (a DANE sender on a mismatch) instead of just closing.
 	QuitAfterHandshake bool `yaml:"quit_after_handshake" json:"quit_after_handshake,omitempty"`
+	// ResetAfterHandshake: the sender drops the TLS connection with a
+	// TCP reset, with neither QUIT nor close_notify (Exim after a failed
+	// DANE check: smtp.c sets send_quit = FALSE; the lab records reset).
+	ResetAfterHandshake bool `yaml:"reset_after_handshake" json:"reset_after_handshake,omitempty"`
 	// Message is the text the sender logs or puts in its bounce; it may
 	// use {mx}, {ip}, {port}, {alert} (number), {alert_name},
 	// {ALERT_NAME}, {alert_words}, {boringssl}, {openssl3}, {reply}.

@@ -201,8 +201,17 @@ func (a *attempt) run(ctx context.Context) {
 	defer tc.Close()
 	c = newClient(tc, a.opts.Timeout, &a.rep.Transcript)
 	if !a.verify(tc) {
-		if a.p.On[a.failure].QuitAfterHandshake {
+		switch r := a.reaction(a.failure); {
+		case r.QuitAfterHandshake:
 			c.send("QUIT")
+		case r.ResetAfterHandshake:
+			// SO_LINGER 0: close(2) sends RST (tcp(7)); closing the TCP
+			// connection under TLS skips close_notify.
+			if t, ok := conn.(*net.TCPConn); ok {
+				_ = t.SetLinger(0)
+			}
+			conn.Close()
+			a.rep.Transcript = append(a.rep.Transcript, "sender: reset the connection (no QUIT, no close_notify)")
 		}
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/mxlab/mxlab/profiles"
 	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/sender"
+	"github.com/mxlab/mxlab/server"
 )
 
 var (
@@ -392,5 +394,65 @@ func TestEveryProfileFailurePaths(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHowADANEMismatchEnds: each DANE sender leaves a TLSA mismatch the
+// way its real MTA does, as the lab's record shows: Postfix says QUIT
+// (measured: docs/interop-recipe.md §6b), Exim resets with neither QUIT
+// nor close_notify (measured: TestFidelityExim, the record ends reset).
+func TestHowADANEMismatchEnds(t *testing.T) {
+	l := testLab(t)
+	for _, tc := range []struct {
+		profile string
+		// sessions: Postfix at dane first probes for anonymous suites
+		// on a connection of its own.
+		sessions int
+		end      server.EndReason
+		quit     bool
+	}{
+		{"postfix-dane", 2, server.EndQuit, true},
+		{"exim", 1, server.EndReset, false},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			since := len(l.Sessions().Records())
+			rep := sendTo(t, tc.profile, "tlsa-mismatch", nil)
+			if rep.Reason != result.TLSAInvalid {
+				t.Fatalf("reason %s, want tlsa-invalid", rep.Reason)
+			}
+			var rec *server.Record
+			for _, r := range waitRecords(t, l, since, "tlsa-mismatch", tc.sessions) {
+				if r.TLS != nil {
+					rec = &r
+				}
+			}
+			if rec == nil || rec.EndReason != tc.end || slices.Contains(rec.Commands, "QUIT") != tc.quit {
+				t.Errorf("lab record %+v; want TLS, end %s, QUIT %v", rec, tc.end, tc.quit)
+			}
+		})
+	}
+}
+
+// waitRecords waits for n records of scenario after since (records are
+// written when a session ends, just after the sender has gone), and
+// returns them.
+func waitRecords(t *testing.T, l *lab.Lab, since int, scenario string, n int) []server.Record {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out []server.Record
+		recs := l.Sessions().Records()
+		for _, r := range recs[min(since, len(recs)):] {
+			if r.Scenario == scenario {
+				out = append(out, r)
+			}
+		}
+		if len(out) >= n {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d %s session records after 10s, want %d", len(out), scenario, n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
