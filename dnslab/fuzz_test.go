@@ -81,12 +81,20 @@ func seedQueries() []*dns.Msg {
 		query("alias.mxlab.test.", dns.TypeANY, withDO),
 		query("big.mxlab.test.", dns.TypeTXT),
 		query("example.com.", dns.TypeA, withDO),
+		// What validators ask of a signed zone: keys, a DS at an
+		// insecure delegation, NSEC, a bogus RRset with CD.
+		query(origin, dns.TypeDNSKEY, withDO, func(m *dns.Msg) { m.CheckingDisabled = true }),
+		query("noad.mxlab.test.", dns.TypeDS, withDO),
+		query("nope.mxlab.test.", dns.TypeNSEC, withDO),
+		query("_25._tcp.mx.bogus.mxlab.test.", dns.TypeTLSA, withDO, withAD),
+		query("_25._tcp.mx.bogus.mxlab.test.", dns.TypeRRSIG, withDO, func(m *dns.Msg) { m.CheckingDisabled = true }),
 	}
 }
 
 // FuzzHandler feeds arbitrary bytes to the handler as a query: whatever
 // unpacks must be answered without a panic, with a response that packs,
-// carries the query's ID, and never sets AD unless the query had DO or AD.
+// carries the query's ID, never sets AD unless the query had DO or AD, and
+// never carries data with SERVFAIL.
 func FuzzHandler(f *testing.F) {
 	for _, q := range seedQueries() {
 		b, err := q.Pack()
@@ -95,7 +103,8 @@ func FuzzHandler(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	h := dnslab.NewHandler(testZone(f), discard)
+	z, _ := signedZone(f, dnslab.ModeAD)
+	h := dnslab.NewHandler(z, discard)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q := new(dns.Msg)
 		if err := q.Unpack(b); err != nil {
@@ -120,6 +129,9 @@ func FuzzHandler(f *testing.F) {
 			opt := q.IsEdns0()
 			if r.AuthenticatedData && !q.AuthenticatedData && (opt == nil || !opt.Do()) {
 				t.Fatalf("AD set for a query with neither DO nor AD")
+			}
+			if r.Rcode == dns.RcodeServerFailure && len(r.Answer) > 0 {
+				t.Fatalf("SERVFAIL with an answer: %v", r)
 			}
 			if opt == nil && r.IsEdns0() != nil {
 				t.Fatalf("OPT in the response to a query without")

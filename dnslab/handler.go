@@ -33,7 +33,24 @@ func NewHandler(z *Zone, log *slog.Logger) dns.Handler {
 	if err := z.Validate(); err != nil {
 		log.Warn("dnslab: serving a zone that does not validate", "err", err)
 	}
-	return &handler{ix: compile(z), log: log}
+	h, err := newHandler(z, log)
+	if err != nil {
+		// Only keys that cannot sign get here; [Start] reports it.
+		log.Error("dnslab: serving the zone unsigned", "err", err)
+		unsigned := *z
+		unsigned.Keys = nil
+		h, _ = newHandler(&unsigned, log)
+	}
+	return h
+}
+
+// newHandler compiles and signs z; it fails when the keys cannot sign.
+func newHandler(z *Zone, log *slog.Logger) (*handler, error) {
+	ix, err := compile(z)
+	if err != nil {
+		return nil, err
+	}
+	return &handler{ix: ix, log: log}, nil
 }
 
 // ServeDNS answers one query. It must not panic on any message that
@@ -76,10 +93,14 @@ func (h *handler) respond(r *dns.Msg) *dns.Msg {
 		// an OPT record; the DO bit is copied back (RFC 3225 §3).
 		m.SetEdns0(udpSize, opt.Do())
 	}
+	// DO asks for the DNSSEC records (RFC 4035 §3.1.1, RFC 3225 §3).
+	do := opt != nil && opt.Do()
 	// A validating resolver sets AD only for a client that showed it
 	// understands it, by DO (RFC 4035 §3.2.3) or by AD in the query
-	// (RFC 6840 §5.7); Postfix sends both.
-	wantAD := (opt != nil && opt.Do()) || r.AuthenticatedData
+	// (RFC 6840 §5.7); Postfix sends both. The server stands in for one
+	// only in ModeAD; in ModeSigned it is an authoritative server, which
+	// never sets AD (RFC 4035 §3.1.6: that is the resolver's to set).
+	wantAD := (do || r.AuthenticatedData) && h.ix.mode == ModeAD
 
 	switch {
 	case r.Opcode != dns.OpcodeQuery:
@@ -127,18 +148,34 @@ func (h *handler) respond(r *dns.Msg) *dns.Msg {
 		return m
 	}
 
-	res := h.ix.resolve(q.Name, q.Qtype)
-	m.Authoritative = true
+	res := h.ix.resolve(q.Name, q.Qtype, do)
 	// RA too: clients use the lab server as their resolver, and dig
 	// warns "recursion requested but not available" without it.
 	m.RecursionAvailable = true
+	if res.bogus && h.ix.mode == ModeAD && !r.CheckingDisabled {
+		// What a validating resolver answers for an RRset whose
+		// signature does not verify (RFC 4035 §5.5): SERVFAIL, and
+		// nothing of the data, unless the client asked to check it
+		// itself with CD (RFC 4035 §3.2.2). Unbound and BIND add the
+		// extended error "DNSSEC Bogus" (RFC 8914 §4.7).
+		m.Rcode = dns.RcodeServerFailure
+		if opt := m.IsEdns0(); opt != nil {
+			opt.Option = append(opt.Option, &dns.EDNS0_EDE{
+				InfoCode:  dns.ExtendedErrorCodeDNSBogus,
+				ExtraText: "signature of " + dns.CanonicalName(q.Name) + " " + dns.Type(q.Qtype).String() + " does not verify",
+			})
+		}
+		return m
+	}
+	m.Authoritative = true
 	m.Rcode = res.rcode
 	m.Answer = res.answer
 	m.Ns = res.ns
 	// Positive and negative answers alike: a validating resolver sets AD
 	// on a proven NXDOMAIN or NODATA too (RFC 4035 §3.2.3), and Postfix
-	// takes a secure "no TLSA" to mean DANE does not apply.
-	m.AuthenticatedData = wantAD && res.secure
+	// takes a secure "no TLSA" to mean DANE does not apply. A bogus
+	// answer let through by CD is not secure.
+	m.AuthenticatedData = wantAD && res.secure && !res.bogus
 	return m
 }
 

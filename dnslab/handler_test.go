@@ -19,14 +19,15 @@ type want struct {
 	aa, ad bool
 }
 
-// check compares r with w.
+// check compares r with w. The DNSSEC records of a signed answer (RRSIG,
+// NSEC, DNSKEY) are left out of the comparison: TestSignedAnswers checks them.
 func check(t *testing.T, r *dns.Msg, w want) {
 	t.Helper()
 	if r.Rcode != w.rcode {
 		t.Errorf("rcode %s, want %s", dns.RcodeToString[r.Rcode], dns.RcodeToString[w.rcode])
 	}
 	var got, exp []string
-	for _, rr := range r.Answer {
+	for _, rr := range withoutDNSSEC(r.Answer) {
 		got = append(got, rr.String())
 	}
 	for _, s := range w.answer {
@@ -39,8 +40,9 @@ func check(t *testing.T, r *dns.Msg, w want) {
 	if !slices.Equal(got, exp) {
 		t.Errorf("answer\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(exp, "\n\t"))
 	}
-	hasSOA := len(r.Ns) == 1 && r.Ns[0].Header().Rrtype == dns.TypeSOA
-	if hasSOA != w.soa || (!w.soa && len(r.Ns) > 0) {
+	ns := withoutDNSSEC(r.Ns)
+	hasSOA := len(ns) == 1 && ns[0].Header().Rrtype == dns.TypeSOA
+	if hasSOA != w.soa || (!w.soa && len(ns) > 0) {
 		t.Errorf("authority %v, want SOA: %v", r.Ns, w.soa)
 	}
 	if r.Authoritative != w.aa {
@@ -52,6 +54,17 @@ func check(t *testing.T, r *dns.Msg, w want) {
 	if !r.Response {
 		t.Error("qr not set")
 	}
+}
+
+// withoutDNSSEC returns rrs without the RRSIG, NSEC and DNSKEY records.
+func withoutDNSSEC(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		if t := rr.Header().Rrtype; t != dns.TypeRRSIG && t != dns.TypeNSEC && t != dns.TypeDNSKEY {
+			out = append(out, rr)
+		}
+	}
+	return out
 }
 
 // TestAnswers holds the answering rules: positive answers, NODATA for
@@ -187,11 +200,17 @@ func TestNegativeTTL(t *testing.T) {
 	z.Add(soa)
 	s := startLab(t, z)
 	r := exchange(t, "udp", s.Addr(), query("nope.mxlab.test.", dns.TypeA, withDO))
-	if len(r.Ns) != 1 || r.Ns[0].Header().Ttl != 5 || r.Ns[0].(*dns.SOA).Serial != 7 {
+	if ns := withoutDNSSEC(r.Ns); len(ns) != 1 || ns[0].Header().Ttl != 5 || ns[0].(*dns.SOA).Serial != 7 {
 		t.Fatalf("authority %v, want the zone's own SOA with TTL 5", r.Ns)
 	}
+	// RFC 9077 §3: the NSEC records, and every RRSIG, carry that TTL too.
+	for _, rr := range r.Ns {
+		if rr.Header().Ttl != 5 {
+			t.Errorf("%v: TTL %d, want 5", rr, rr.Header().Ttl)
+		}
+	}
 	r = exchange(t, "udp", s.Addr(), query(origin, dns.TypeSOA, withDO))
-	if len(r.Answer) != 1 || r.Answer[0].Header().Ttl != 300 {
+	if an := withoutDNSSEC(r.Answer); len(an) != 1 || an[0].Header().Ttl != 300 {
 		t.Fatalf("answer %v, want the zone's own SOA with TTL 300", r.Answer)
 	}
 }

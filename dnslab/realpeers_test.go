@@ -18,7 +18,8 @@ import (
 type digOutput struct {
 	status string   // NOERROR, NXDOMAIN, REFUSED, …
 	flags  []string // header flags: qr aa rd ra ad …
-	answer []string // answer records: "TYPE rdata", rdata with blanks removed and lower case
+	answer []string // answer records but RRSIGs: "OWNER TYPE rdata", rdata with blanks removed and lower case
+	sigs   []string // RRSIGs of the answer: "OWNER TYPE-COVERED"
 }
 
 var (
@@ -58,6 +59,10 @@ func parseDig(t *testing.T, out string) digOutput {
 			f := strings.Fields(line)
 			if len(f) < 5 {
 				t.Fatalf("answer line %q", line)
+			}
+			if f[3] == "RRSIG" {
+				d.sigs = append(d.sigs, f[0]+" "+f[4])
+				continue
 			}
 			d.answer = append(d.answer, f[0]+" "+f[3]+" "+normalizeRdata(strings.Join(f[4:], " ")))
 		}

@@ -36,7 +36,8 @@ type Server struct {
 // first and TCP takes the same port, retrying with a new port when TCP's is
 // taken. Start returns once both serve; its errors name the address and wrap
 // the cause, so errors.Is(err, syscall.EADDRINUSE) detects a taken address,
-// and a zone that fails [Zone.Validate] is an error.
+// and a zone that fails [Zone.Validate], or whose Keys cannot sign
+// ([ErrBadKey]), is an error.
 func Start(addr string, z *Zone, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -44,11 +45,16 @@ func Start(addr string, z *Zone, log *slog.Logger) (*Server, error) {
 	if err := z.Validate(); err != nil {
 		return nil, err
 	}
+	// Signing comes before binding: keys that cannot sign are an error
+	// here, not a zone served unsigned.
+	h, err := newHandler(z, log)
+	if err != nil {
+		return nil, err
+	}
 	pc, ln, err := listen(addr)
 	if err != nil {
 		return nil, err
 	}
-	h := NewHandler(z, log)
 	s := &Server{addr: pc.LocalAddr().String()}
 	s.servers = []*dns.Server{
 		{PacketConn: pc, Handler: h, UDPSize: readBufferSize, MsgAcceptFunc: acceptQueries},

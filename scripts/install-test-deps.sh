@@ -41,6 +41,13 @@ need openssl -- has openssl
 need gnutls-bin -- has gnutls-serv
 need swaks libnet-ssleay-perl -- swaks_tls
 need dnsutils -- has dig
+# delv, the validating lookup tool of the DNSSEC tests, comes with
+# bind9-dnsutils, which dnsutils depends on; say so in case it did not.
+need bind9-dnsutils -- has delv
+# unbound, the validating resolver the DNSSEC tests run in a network
+# namespace with the lab's trust anchor. policy-rc.d (below) keeps the
+# package from starting a system instance on port 53.
+need unbound -- has unbound
 need knot-dnsutils -- has kdig
 need iproute2 -- has ip
 need util-linux -- has unshare
@@ -70,7 +77,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Never let a package start a daemon (a system Postfix on port 25) while we install.
+# Never let a package start a daemon (a system Postfix on port 25, an
+# unbound on port 53) while we install.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [ ! -e "$policy" ]; then

@@ -1,7 +1,7 @@
 // Package realpeer is the test suite's one policy for real peers: the
-// programs from Debian (OpenSSL, GnuTLS, swaks, dig, Postfix, …) and the
-// privileges (root, network namespaces) that tests drive to check the lab
-// against software other than its own.
+// programs from Debian (OpenSSL, GnuTLS, swaks, dig, delv, unbound,
+// Postfix, …) and the privileges (root, network namespaces) that tests
+// drive to check the lab against software other than its own.
 //
 // A test asks for a peer with [Need] (a program, found and probed for what
 // it can do) or [Require] (any other condition), and runs it with [Run],

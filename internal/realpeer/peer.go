@@ -38,7 +38,13 @@ var (
 	Swaks = Peer{Name: "swaks", Packages: []string{"swaks", "libnet-ssleay-perl"}, Probe: swaksTLS}
 	Dig   = Peer{Name: "dig", Packages: []string{"dnsutils"}}
 	Kdig  = Peer{Name: "kdig", Packages: []string{"knot-dnsutils"}}
-	IP    = Peer{Name: "ip", Packages: []string{"iproute2"}, Dirs: []string{"/usr/sbin", "/sbin"}}
+	// Delv is BIND's validating lookup tool: it fetches and validates
+	// the chain of trust itself, from a trust anchor given with -a.
+	Delv = Peer{Name: "delv", Packages: []string{"bind9-dnsutils"}}
+	// Unbound is the validating resolver the DNSSEC tests put in front
+	// of the lab, in a network namespace, with the lab's trust anchor.
+	Unbound = Peer{Name: "unbound", Packages: []string{"unbound"}, Dirs: []string{"/usr/sbin"}}
+	IP      = Peer{Name: "ip", Packages: []string{"iproute2"}, Dirs: []string{"/usr/sbin", "/sbin"}}
 	// PosttlsFinger is Postfix's TLS probe.
 	PosttlsFinger = Peer{Name: "posttls-finger", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
 	Postconf      = Peer{Name: "postconf", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
