@@ -2,7 +2,7 @@
 GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test unit deps vet lint fuzz bench fidelity serve clean image
+.PHONY: all build test unit deps vet lint fuzz bench fidelity soak serve clean image
 
 all: build
 
@@ -55,6 +55,11 @@ bench:
 
 # Real Postfix (may, encrypt, dane, verify) against the lab in a network
 # namespace, compared with mxlab send's predictions; needs root.
+# The soak at full size: 20,000 sessions across every scenario, ending at
+# every phase (make test runs it at 1,200).
+soak:
+	MXLAB_SOAK_SESSIONS=20000 $(GO) test -count=1 -run TestSoak -v ./lab
+
 fidelity: deps
 	MXLAB_FIDELITY_REPORT=$(CURDIR)/fidelity.md $(GO) test -count=1 -run Fidelity ./interop
 	@cat fidelity.md
