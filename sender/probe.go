@@ -137,6 +137,10 @@ func parseSuites(ids []string) ([]uint16, error) {
 	return out, nil
 }
 
+// ProbeHELOPrefix starts the EHLO name of the sender's probing
+// connection.
+const ProbeHELOPrefix = "mxlab-probe."
+
 // probeAnonymous is the probing connection that comes first: it offers
 // only the anonymous suites the profile's real stack offers and records
 // which one the server picks, if any. It is a session of its own.
@@ -166,7 +170,9 @@ func (a *attempt) probeAnonymous(ctx context.Context) {
 		step["result"] = "no banner"
 		return
 	}
-	code, ehlo, err := c.cmd("EHLO " + a.opts.HELO)
+	// The probe says who it is, so that the lab's log and records (and a
+	// real server's) tell it from the delivery (issue 15).
+	code, ehlo, err := c.cmd("EHLO " + ProbeHELOPrefix + a.opts.HELO)
 	if err != nil || code != 250 || !hasKeyword(keywords(ehlo), "STARTTLS") {
 		step["result"] = "STARTTLS not offered"
 		c.cmd("QUIT")

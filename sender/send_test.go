@@ -166,6 +166,10 @@ func TestLaterAndLog(t *testing.T) {
 	if len(rep.Inferred) != 0 {
 		t.Errorf("inferred %v: the lab imitates OpenSSL 3, which picks no anonymous suite", rep.Inferred)
 	}
+	// It says who it is, in the report and to the server.
+	if !slices.ContainsFunc(rep.Transcript, func(l string) bool { return strings.HasPrefix(l, "probe C: EHLO "+sender.ProbeHELOPrefix) }) {
+		t.Errorf("the probe's EHLO is not labelled %s…: %q", sender.ProbeHELOPrefix, rep.Transcript)
+	}
 }
 
 func TestNetworkFailures(t *testing.T) {

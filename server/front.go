@@ -844,6 +844,10 @@ func (c *conn) logLine() string {
 		fmt.Fprintf(&b, " alert=%d/%s", a.Code, a.Name)
 	}
 	fmt.Fprintf(&b, " end=%s %s", c.rec.EndReason, c.rec.Counts)
+	if strings.HasPrefix(c.helo, "mxlab-probe.") {
+		// sender.ProbeHELOPrefix: mxlab send's probing connection.
+		b.WriteString(" (mxlab send's probing connection)")
+	}
 	return b.String()
 }
 

@@ -421,3 +421,14 @@ func TestQueueIDShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestLogLineNamesTheProbe: mxlab send's probing connection (EHLO
+// mxlab-probe.…) says so in the lab's log line.
+func TestLogLineNamesTheProbe(t *testing.T) {
+	for helo, want := range map[string]bool{"mxlab-probe.client.mxlab.invalid": true, "client.mxlab.invalid": false} {
+		c := &conn{helo: helo, rec: Record{Scenario: "baseline", ID: "s-000001", Remote: "127.0.0.1:4000", EndReason: EndQuit, Counts: "ehlo=1 quit=1 commands=2"}}
+		if got := strings.HasSuffix(c.logLine(), "(mxlab send's probing connection)"); got != want {
+			t.Errorf("EHLO %s: log line %q", helo, c.logLine())
+		}
+	}
+}
