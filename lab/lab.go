@@ -70,6 +70,13 @@ type Config struct {
 	Scenarios []string
 	// Records are extra DNS records in zone-file syntax.
 	Records []string
+	// DNSSEC is the DNS server's mode (dnslab.Mode): "ad" (the default)
+	// sets AD itself and answers a bogus RRset with SERVFAIL, for setups
+	// with no validating resolver (the sender, the matrix in-process);
+	// "signed" never sets AD, for a validating resolver given the
+	// manifest's trust_anchor. The zone is signed in both, with keys kept
+	// in <StateDir>/dnssec.
+	DNSSEC dnslab.Mode
 	// SessionsFile is where session records go (default
 	// <StateDir>/sessions.jsonl; "-" keeps them in memory only).
 	SessionsFile string
@@ -132,6 +139,7 @@ type prepared struct {
 	seed     string
 	store    *certs.Store
 	addrs    []netip.AddrPort
+	keys     *dnslab.Keys
 }
 
 func prepare(cfg Config) (*prepared, error) {
@@ -148,6 +156,9 @@ func prepare(cfg Config) (*prepared, error) {
 	}
 	if cfg.DNS == "" {
 		cfg.DNS = DefaultDNS
+	}
+	if cfg.DNSSEC, err = dnslab.ParseMode(string(cfg.DNSSEC)); err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -179,7 +190,21 @@ func prepare(cfg Config) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{cfg: cfg, selected: selected, seed: seed, store: store, addrs: addrs}, nil
+	keys, err := loadKeys(cfg.StateDir, cfg.Zone)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{cfg: cfg, selected: selected, seed: seed, store: store, addrs: addrs, keys: keys}, nil
+}
+
+// newZone returns the lab's empty zone, signed with the lab's keys in the
+// configured mode.
+func (p *prepared) newZone() *dnslab.Zone {
+	zone := dnslab.NewZone(p.cfg.Zone+".", DNSTTL)
+	zone.Keys = p.keys
+	zone.Mode = p.cfg.DNSSEC
+	zone.Now = p.cfg.Now
+	return zone
 }
 
 // Plan computes the layout a lab with this configuration would have,
@@ -191,8 +216,9 @@ func Plan(cfg Config) (*Layout, error) {
 		return nil, configError(err)
 	}
 	l := &Lab{store: p.store}
-	layout := &Layout{Zone: p.cfg.Zone, DNS: p.cfg.DNS, CACert: p.store.CAPath()}
-	zone := dnslab.NewZone(p.cfg.Zone+".", DNSTTL)
+	layout := &Layout{Zone: p.cfg.Zone, DNS: p.cfg.DNS, CACert: p.store.CAPath(),
+		DNSSEC: p.cfg.DNSSEC, TrustAnchor: newTrustAnchor(p.keys, p.cfg.Zone)}
+	zone := p.newZone()
 	for i, sc := range p.selected {
 		site, err := l.site(sc, p.cfg, p.seed, p.addrs[i], zone)
 		if err != nil {
@@ -286,11 +312,11 @@ func Start(cfg Config) (_ *Lab, err error) {
 		}
 	}
 	layout := &Layout{Zone: cfg.Zone, CACert: store.CAPath(), Sessions: sessionsPath, Accepted: acceptedPath, API: cfg.API,
-		Advertise: cfg.Addressing.Advertise}
+		Advertise: cfg.Addressing.Advertise, DNSSEC: cfg.DNSSEC, TrustAnchor: newTrustAnchor(p.keys, cfg.Zone)}
 	if cfg.Messages != nil {
 		layout.Spool = cfg.Messages.Spool()
 	}
-	zone := dnslab.NewZone(cfg.Zone+".", DNSTTL)
+	zone := p.newZone()
 	for i, sc := range selected {
 		site, serr := l.site(sc, cfg, seed, addrs[i], zone)
 		if serr != nil {
@@ -441,9 +467,7 @@ func addSiteRecords(zone *dnslab.Zone, site *Site) error {
 		}
 		zone.Add(rr)
 	}
-	if !site.Authenticated {
-		zone.Insecure = append(zone.Insecure, site.Domain+".")
-	}
+	addDNSSEC(zone, site)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/mxlab/mxlab/certs"
+	"github.com/mxlab/mxlab/dnslab"
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -47,6 +48,12 @@ type Layout struct {
 	// listener instead of the one it is bound to ("" when it publishes
 	// the bound ones).
 	Advertise string `json:"advertise,omitempty"`
+	// DNSSEC is the DNS server's mode: "ad" (it sets AD itself) or
+	// "signed" (a validating resolver with TrustAnchor does).
+	DNSSEC dnslab.Mode `json:"dnssec,omitempty"`
+	// TrustAnchor is the signed zone's trust anchor, the key-signing
+	// key's DS and DNSKEY (nil in a manifest of an mxlab before DNSSEC).
+	TrustAnchor *TrustAnchor `json:"trust_anchor,omitempty"`
 }
 
 // Site is one scenario's place in the lab.
@@ -66,7 +73,9 @@ type Site struct {
 	SMTP string `json:"smtp"`
 	// TLSA lists the published TLSA records (owner and RDATA).
 	TLSA []TLSARecord `json:"tlsa"`
-	// Authenticated says whether the site's DNS answers carry AD.
+	// Authenticated says whether the site's DNS answers carry AD: from
+	// the lab itself in the ad mode, from a validating resolver in the
+	// signed mode. False for an insecure delegation.
 	Authenticated bool `json:"dns_authenticated"`
 	// CertPath is the PEM file of the certificate served ("" for none).
 	CertPath string `json:"cert,omitempty"`

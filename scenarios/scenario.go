@@ -6,6 +6,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -234,13 +235,57 @@ type Version string
 type DNS struct {
 	// TLSA says which TLSA 3 1 1 record is published for the MX.
 	TLSA TLSAKind `yaml:"tlsa" json:"tlsa,omitempty"`
-	// Authenticated sets the AD bit on the scenario's answers (default
-	// true); false makes it an unsigned part of the zone.
+	// Authenticated false is the older spelling of delegation: insecure
+	// (default true): the scenario's answers carry no AD bit.
 	Authenticated *bool `yaml:"authenticated" json:"authenticated,omitempty"`
+	// Delegation says how the scenario's domain hangs below the signed
+	// lab zone (default signed).
+	Delegation Delegation `yaml:"delegation" json:"delegation,omitempty"`
+	// Bogus lists the scenario's RRsets whose DNSSEC signatures do not
+	// verify (default none).
+	Bogus []BogusRRset `yaml:"bogus" json:"bogus,omitempty"`
 }
 
-// IsAuthenticated reports whether answers carry the AD bit.
-func (d DNS) IsAuthenticated() bool { return d.Authenticated == nil || *d.Authenticated }
+// IsAuthenticated reports whether a validating resolver authenticates the
+// scenario's answers (sets AD): not below an insecure delegation.
+func (d DNS) IsAuthenticated() bool {
+	return (d.Authenticated == nil || *d.Authenticated) && d.Delegation != DelegationInsecure
+}
+
+// Delegation is how a scenario's domain hangs below the lab zone.
+type Delegation string
+
+// Delegations.
+const (
+	// DelegationSigned keeps the domain in the signed lab zone: a
+	// validating resolver authenticates its answers (the default).
+	DelegationSigned Delegation = "signed"
+	// DelegationInsecure makes the domain a child zone delegated without
+	// a DS record (RFC 4035 §5.2, RFC 4033 §2 "insecure delegation"):
+	// the signed parent proves there is no DS, the child is served
+	// unsigned, and a validating resolver answers for every name in it
+	// without AD. DANE senders then fall back to opportunistic TLS (RFC
+	// 7672 §2.2).
+	DelegationInsecure Delegation = "insecure"
+)
+
+// BogusRRset names one of a scenario's RRsets whose signature is broken,
+// as if the records had changed after the zone was signed: a validating
+// resolver answers SERVFAIL for it (RFC 4035 §5.5).
+type BogusRRset string
+
+// Bogus RRsets.
+const (
+	// BogusMX breaks the MX RRset of the domain (and of every name below
+	// it).
+	BogusMX BogusRRset = "mx"
+	// BogusAddress breaks the MX host's A or AAAA RRset.
+	BogusAddress BogusRRset = "a"
+	// BogusTLSA breaks the MX host's TLSA RRsets: a DANE sender whose MX
+	// answer was secure cannot tell this from an attack and defers (RFC
+	// 7672 §2.1.1; Microsoft 365's 4.7.324 dnssec-invalid).
+	BogusTLSA BogusRRset = "tlsa"
+)
 
 // TLSAKind says what TLSA record a scenario publishes.
 type TLSAKind string
@@ -267,15 +312,17 @@ type Expectation struct {
 }
 
 var (
-	kinds      = []Kind{KindMX, KindSubmission}
-	conditions = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only, NotTLS}
-	certKinds  = []CertKind{CertCASigned, CertSelfSigned, CertNone, CertFile}
-	keyTypes   = []KeyType{KeyRSA2048, KeyECDSAP256}
-	issuers    = []Issuer{IssuerLabCA, IssuerLabIntermediate, IssuerUntrustedCA}
-	chains     = []Chain{ChainFull, ChainLeafOnly, ChainWrongIntermediate}
-	versions   = []Version{"1.0", "1.1", "1.2", "1.3"}
-	tlsaKinds  = []TLSAKind{TLSANone, TLSACurrent, TLSAPrevious}
-	mechs      = []string{"PLAIN", "LOGIN"}
+	kinds       = []Kind{KindMX, KindSubmission}
+	conditions  = []Condition{Always, GnuTLSDisallowedSNI, MalformedSNI, TLS13Only, NotTLS}
+	certKinds   = []CertKind{CertCASigned, CertSelfSigned, CertNone, CertFile}
+	keyTypes    = []KeyType{KeyRSA2048, KeyECDSAP256}
+	issuers     = []Issuer{IssuerLabCA, IssuerLabIntermediate, IssuerUntrustedCA}
+	chains      = []Chain{ChainFull, ChainLeafOnly, ChainWrongIntermediate}
+	versions    = []Version{"1.0", "1.1", "1.2", "1.3"}
+	tlsaKinds   = []TLSAKind{TLSANone, TLSACurrent, TLSAPrevious}
+	delegations = []Delegation{DelegationSigned, DelegationInsecure}
+	bogusSets   = []BogusRRset{BogusMX, BogusAddress, BogusTLSA}
+	mechs       = []string{"PLAIN", "LOGIN"}
 )
 
 // applyDefaults fills the zero values the YAML may leave out.
@@ -307,6 +354,9 @@ func (s *Scenario) applyDefaults() {
 	if s.DNS.TLSA == "" {
 		s.DNS.TLSA = TLSANone
 	}
+	if s.DNS.Delegation == "" {
+		s.DNS.Delegation = DelegationSigned
+	}
 }
 
 // validate checks every field a file can get wrong and names the key.
@@ -330,6 +380,10 @@ func (s *Scenario) validate() error {
 		catalog.OneOf("tls.issuer", s.TLS.Issuer, issuers),
 		catalog.OneOf("tls.chain", s.TLS.Chain, chains),
 		catalog.OneOf("dns.tlsa", s.DNS.TLSA, tlsaKinds),
+		catalog.OneOf("dns.delegation", s.DNS.Delegation, delegations),
+	}
+	for i, b := range s.DNS.Bogus {
+		checks = append(checks, catalog.OneOf(fmt.Sprintf("dns.bogus[%d]", i), b, bogusSets))
 	}
 	nb, nbErr := s.TLS.NotBefore.Duration("tls.not_before")
 	na, naErr := s.TLS.NotAfter.Duration("tls.not_after")
@@ -399,6 +453,15 @@ func (s *Scenario) validate() error {
 	}
 	if s.TLS.Certificate == CertNone && s.DNS.TLSA != TLSANone {
 		return fmt.Errorf("dns.tlsa: %q needs a certificate, but tls.certificate is none", s.DNS.TLSA)
+	}
+	if s.DNS.Authenticated != nil && *s.DNS.Authenticated && s.DNS.Delegation == DelegationInsecure {
+		return fmt.Errorf("dns.authenticated: true contradicts dns.delegation: insecure (a validator authenticates nothing in an unsigned zone)")
+	}
+	if len(s.DNS.Bogus) > 0 && !s.DNS.IsAuthenticated() {
+		return fmt.Errorf("dns.bogus: an insecure delegation is unsigned: there is no signature to break")
+	}
+	if slices.Contains(s.DNS.Bogus, BogusTLSA) && s.DNS.TLSA == TLSANone {
+		return fmt.Errorf("dns.bogus: tlsa needs a TLSA record, but dns.tlsa is none")
 	}
 	if s.TLS.MinVersion != "" && s.TLS.MaxVersion != "" && s.TLS.MinVersion > s.TLS.MaxVersion {
 		return fmt.Errorf("tls.min_version: %s is above tls.max_version %s", s.TLS.MinVersion, s.TLS.MaxVersion)
