@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/viper"
 	"gopkg.in/yaml.v3"
 
+	"github.com/mxlab/mxlab/dnslab"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/server"
@@ -58,8 +59,11 @@ type Config struct {
 	// Store bounds the message store.
 	Store StoreConfig `mapstructure:"store"`
 	// Ephemeral binds every listener on a free port.
-	Ephemeral bool   `mapstructure:"ephemeral"`
-	source    string // the config file, for error messages
+	Ephemeral bool `mapstructure:"ephemeral"`
+	// DNSSEC is serve's DNS mode: ad (the lab sets AD) or signed (a
+	// validating resolver with the trust anchor does).
+	DNSSEC string `mapstructure:"dnssec"`
+	source string // the config file, for error messages
 }
 
 // StoreConfig bounds the message store (0: msgstore's defaults).
@@ -117,6 +121,7 @@ var flagKeys = map[string]string{
 	"scenarios":     "only",
 	"scenario-dir":  "scenario_dirs",
 	"record":        "records",
+	"dnssec":        "dnssec",
 	"sessions-file": "sessions_file",
 	"accepted-file": "accepted_file",
 	"manifest":      "manifest",
@@ -168,6 +173,7 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	}
 	v.SetDefault("zone", lab.DefaultZone)
 	v.SetDefault("dns", lab.DefaultDNS)
+	v.SetDefault("dnssec", string(dnslab.ModeAD))
 	v.SetDefault("smtp.net", "127.0.1.0/24")
 	v.SetDefault("log.level", "info")
 	v.SetDefault("api", DefaultAPI)

@@ -111,6 +111,7 @@ that names an old key, STARTTLS not advertised.
   mxlab scenarios      list the scenarios; 'mxlab scenarios NAME' for a lesson
   mxlab certs          the lab CA and each scenario's TLSA records
   mxlab tlsa CERT.pem  TLSA records for any certificate
+  mxlab trust-anchor   the signed zone's DNSSEC trust anchor, for unbound or delv
 
 Configuration: --config FILE (YAML), MXLAB_* environment variables
 (MXLAB_ZONE, MXLAB_STATE_DIR, MXLAB_DNS, MXLAB_SMTP_PORT, ...), and flags,
@@ -128,7 +129,8 @@ each overriding the one before.`,
 	root.PersistentFlags().String("format", "text", "output format: text, json or markdown")
 	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, configPath: &configPath}
 	root.AddCommand(newServeCmd(env), newScenariosCmd(env), newCertsCmd(env), newTLSACmd(env),
-		newSendCmd(env), newMatrixCmd(env), newProfilesCmd(env), newProbeCmd(env), newExplainCmd(env), newHealthCmd(env))
+		newSendCmd(env), newMatrixCmd(env), newProfilesCmd(env), newProbeCmd(env), newExplainCmd(env), newHealthCmd(env),
+		newTrustAnchorCmd(env))
 	return root
 }
 

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mxlab/mxlab/api"
+	"github.com/mxlab/mxlab/dnslab"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/metrics"
 	"github.com/mxlab/mxlab/msgstore"
@@ -41,6 +42,11 @@ For real MTAs, which deliver to port 25 and resolve through the system
 resolver, use the shared-port layout in a network namespace:
 
   mxlab serve --smtp-port 25 --smtp-net 127.0.1.0/24 --dns 127.0.0.1:53
+
+The zone is signed (keys in <state-dir>/dnssec). --dnssec ad (the
+default) has the lab set AD itself, as a validating resolver would;
+--dnssec signed leaves that to a real validator given the trust anchor
+('mxlab trust-anchor', or the manifest's trust_anchor).
 
 --manifest FILE writes the layout as JSON once every listener answers;
 each finished session is appended to the sessions file as one JSON line.
@@ -76,6 +82,7 @@ in a Maildir, fsynced before the 250.`,
 	cmd.Flags().Int("limit-connections", 0, "sessions open at once per scenario, refused beyond with the imitated server's 421 (default: no limit)")
 	cmd.Flags().Int("limit-connections-per-client", 0, "sessions open at once per scenario and client address (default: no limit)")
 	cmd.Flags().Bool("ephemeral", false, "bind every listener (SMTP, DNS, API, switchboard) on a free port; the manifest says where")
+	cmd.Flags().String("dnssec", string(dnslab.ModeAD), `DNS mode: "ad" sets AD itself and answers SERVFAIL for a bogus RRset (no validator needed); "signed" never sets AD, for a validating resolver with 'mxlab trust-anchor'`)
 	return cmd
 }
 
@@ -102,6 +109,9 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	if err != nil {
 		return err
 	}
+	// Only serve takes the mode: the sender, matrix and probe start
+	// their in-process labs in ad mode, having no validator.
+	lc.DNSSEC = dnslab.Mode(cfg.DNSSEC)
 	lc.Logger = logger
 	if err := cfg.placeListeners(&lc); err != nil {
 		return err
