@@ -149,9 +149,11 @@ func (h *handler) respond(r *dns.Msg) *dns.Msg {
 	}
 
 	res := h.ix.resolve(q.Name, q.Qtype, do)
-	// RA too: clients use the lab server as their resolver, and dig
-	// warns "recursion requested but not available" without it.
-	m.RecursionAvailable = true
+	// RA too in ModeAD: clients use the lab server as their resolver,
+	// and dig warns "recursion requested but not available" without it.
+	// In ModeSigned it is an authoritative server that does not recurse
+	// (RFC 1035 §4.1.1), as the zone's servers are to a resolver.
+	m.RecursionAvailable = h.ix.mode == ModeAD
 	if res.bogus && h.ix.mode == ModeAD && !r.CheckingDisabled {
 		// What a validating resolver answers for an RRset whose
 		// signature does not verify (RFC 4035 §5.5): SERVFAIL, and
