@@ -54,6 +54,15 @@ declare -A EXPECT=(
   [no-shared-cipher]=sent-plaintext
   [self-signed]=sent
   [tlsa-mismatch]=deferred
+  [expired-cert]=sent
+  [wrong-name-cert]=sent
+  [no-chain]=sent
+  [untrusted-root]=sent
+  [tls10-only]=sent
+  [starttls-454]=sent-plaintext
+  [drop-after-220]=sent-plaintext
+  [require-tls]=sent
+  [proxied-a]=deferred
 )
 
 die() { echo "test-my-exim: $*" >&2; exit 2; }

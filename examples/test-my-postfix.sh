@@ -42,6 +42,15 @@ declare -A EXPECT=(
   [no-shared-cipher]=deferred
   [self-signed]=sent
   [tlsa-mismatch]=sent
+  [expired-cert]=sent
+  [wrong-name-cert]=sent
+  [no-chain]=sent
+  [untrusted-root]=sent
+  [tls10-only]=sent
+  [starttls-454]=sent-plaintext
+  [drop-after-220]=deferred
+  [require-tls]=sent
+  [proxied-a]=deferred
 )
 
 die() { echo "test-my-postfix: $*" >&2; exit 2; }

@@ -12,7 +12,7 @@ import (
 )
 
 // updateREADME rewrites the README's generated sections from what the
-// commands print today: go test ./cmd/mxlab -run TestREADME -update.
+// commands print today: go test ./cmd/mxlab -update.
 var updateREADME = flag.Bool("update", false, "rewrite the README's generated sections")
 
 const readmePath = "../../README.md"
@@ -60,7 +60,7 @@ func TestREADMEMatrix(t *testing.T) {
 		return
 	}
 	if got := text[start:end]; got != strings.Join(grid, "\n") {
-		t.Errorf("README's matrix differs from what mxlab matrix prints today (go test ./cmd/mxlab -run TestREADME -update):\n%s\n--- prints ---\n%s", got, strings.Join(grid, "\n"))
+		t.Errorf("README's matrix differs from what mxlab matrix prints today (go test ./cmd/mxlab -update):\n%s\n--- prints ---\n%s", got, strings.Join(grid, "\n"))
 	}
 	if got := countRE.FindString(text); strings.Join(strings.Fields(got), " ") != strings.Join(strings.Fields(wantCount), " ") {
 		t.Errorf("README says %q; the matrix prints %q", got, counts[0])
