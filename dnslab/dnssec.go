@@ -17,8 +17,8 @@ type Mode string
 // Modes.
 const (
 	// ModeAD (the default) answers as a validating resolver would answer
-	// a stub, for setups without a validator (the sender and `mxlab
-	// matrix` in-process, Postfix pointed straight at the lab): AD on
+	// a stub, for setups without a validator (the sender, `mxlab matrix`
+	// in-process, Postfix pointed straight at the lab): AD on
 	// secure answers when the query asked for DNSSEC (RFC 6840 §5.7), no
 	// AD below an insecure delegation, and SERVFAIL for a bogus RRset
 	// (RFC 4035 §5.5) unless the query set CD (RFC 4035 §3.2.2).

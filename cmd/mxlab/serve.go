@@ -109,8 +109,8 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	if err != nil {
 		return err
 	}
-	// Only serve takes the mode: the sender, matrix and probe start
-	// their in-process labs in ad mode, having no validator.
+	// Only serve takes the mode: matrix starts its in-process lab in
+	// ad mode, its sender having no validator.
 	lc.DNSSEC = dnslab.Mode(cfg.DNSSEC)
 	lc.Logger = logger
 	if err := cfg.placeListeners(&lc); err != nil {
