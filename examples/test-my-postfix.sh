@@ -51,6 +51,8 @@ declare -A EXPECT=(
   [drop-after-220]=deferred
   [require-tls]=sent
   [proxied-a]=deferred
+  [dnssec-bogus]=sent
+  [unsigned-zone]=sent
 )
 
 die() { echo "test-my-postfix: $*" >&2; exit 2; }
