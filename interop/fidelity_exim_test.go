@@ -43,8 +43,16 @@ const (
 func TestFidelityExim(t *testing.T) {
 	began := time.Now()
 	root := unpackDebs(t, eximPkgs...)
-	version := debPackageVersion(realpeer.Debs(t, "exim4-daemon-light")[0])
 	w := newWorld(t)
+	fidelityExim(t, w, root, began, "", "MXLAB_FIDELITY_REPORT_EXIM")
+}
+
+// fidelityExim runs the Exim fidelity suite in world w; note says how
+// the world differs from the default one, and reportEnv names the
+// variable that names a file for the table.
+func fidelityExim(t *testing.T, w *world, root string, began time.Time, note, reportEnv string) {
+	t.Helper()
+	version := debPackageVersion(realpeer.Debs(t, "exim4-daemon-light")[0])
 	cells := mtaCells(t, w, "exim")
 	predictMTA(t, w, cells)
 	t.Logf("lab up and predictions done after %s (Exim %s)", time.Since(began).Round(time.Millisecond), version)
@@ -59,11 +67,11 @@ func TestFidelityExim(t *testing.T) {
 		return strings.Join(args, " ")
 	})
 	assignMTARecords(t, w, r, cells)
-	header := fmt.Sprintf("Exim %s (Debian exim4-daemon-light, GnuTLS) as a sender against mxlab's exim profile; whole test %s.\n"+
+	header := fmt.Sprintf("Exim %s (Debian exim4-daemon-light, GnuTLS) as a sender against mxlab's exim profile%s; whole test %s.\n"+
 		"Retry rows: Exim's next attempt after a deferral is the profile's `later` after Debian's 4-day retry cutoff; "+
 		"the test puts %q in place of the rule's %q and forces the attempt (exim -M) once the first failure is over a second old.\n\n",
-		version, time.Since(began).Round(100*time.Millisecond), eximRetryNow, eximRetryRule)
-	reportMTA(t, r, cells, "Exim", header, "MXLAB_FIDELITY_REPORT_EXIM")
+		version, note, time.Since(began).Round(100*time.Millisecond), eximRetryNow, eximRetryRule)
+	reportMTA(t, r, cells, "Exim", header, reportEnv)
 }
 
 // startEximSender sets Exim up inside the namespace and a private mount

@@ -120,8 +120,8 @@ func predictMTA(t *testing.T, w *world, cells []*mtaCell) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			to := "rcpt@pred-" + c.profile + "." + c.site.Domain
-			stdout, stderr, code, err := w.command(60*time.Second, "", w.bin, "send", "--lab", w.manifest,
-				"--profile", c.profile, "--to", to, "--format", "json")
+			stdout, stderr, code, err := w.command(60*time.Second, "", append([]string{w.bin, "send", "--lab", w.manifest,
+				"--profile", c.profile, "--to", to, "--format", "json"}, w.sendArgs...)...)
 			switch {
 			case err != nil:
 				errs[i] = err

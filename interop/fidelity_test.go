@@ -105,6 +105,14 @@ func TestFidelityPostfix(t *testing.T) {
 	began := time.Now()
 	tools := needPostfix(t)
 	w := newWorld(t)
+	fidelityPostfix(t, w, tools, levels, began, "", "MXLAB_FIDELITY_REPORT")
+}
+
+// fidelityPostfix runs the Postfix fidelity suite in world w at the given
+// levels; note says how the world differs from the default one, and
+// reportEnv names the variable that names a file for the table.
+func fidelityPostfix(t *testing.T, w *world, tools postfixTools, levels []string, began time.Time, note, reportEnv string) {
+	t.Helper()
 	t.Logf("lab up in namespace %s after %s (Postfix %s)", w.ns, time.Since(began).Round(time.Millisecond), tools.version)
 
 	var cells []*cell
@@ -164,11 +172,11 @@ func TestFidelityPostfix(t *testing.T) {
 		}
 	}
 	md := Markdown(table)
-	header := fmt.Sprintf("Postfix %s (Debian) against mxlab's postfix-* profiles; whole test %s.\n\n", tools.version, time.Since(began).Round(100*time.Millisecond))
+	header := fmt.Sprintf("Postfix %s (Debian) against mxlab's postfix-* profiles%s; whole test %s.\n\n", tools.version, note, time.Since(began).Round(100*time.Millisecond))
 	t.Logf("fidelity:\n\n%s%s", header, md)
-	if path := os.Getenv("MXLAB_FIDELITY_REPORT"); path != "" {
+	if path := os.Getenv(reportEnv); path != "" {
 		if err := os.WriteFile(path, []byte(header+md), 0o644); err != nil {
-			t.Errorf("interop: MXLAB_FIDELITY_REPORT: %v", err)
+			t.Errorf("interop: %s: %v", reportEnv, err)
 		}
 	}
 	for i, tc := range table {
@@ -194,8 +202,8 @@ func predict(t *testing.T, w *world, cells []*cell) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			to := "rcpt@pred-" + c.level + "." + c.site.Domain
-			stdout, stderr, code, err := w.command(60*time.Second, "", w.bin, "send", "--lab", w.manifest,
-				"--profile", c.profile(), "--to", to, "--format", "json")
+			stdout, stderr, code, err := w.command(60*time.Second, "", append([]string{w.bin, "send", "--lab", w.manifest,
+				"--profile", c.profile(), "--to", to, "--format", "json"}, w.sendArgs...)...)
 			switch {
 			case err != nil:
 				errs[i] = err

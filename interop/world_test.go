@@ -38,6 +38,12 @@ type world struct {
 	manifest string
 	layout   *lab.Layout
 	pids     *pidFile
+	// labDNS is where the lab's DNS listens in the namespace (default
+	// 127.0.0.1:53, the namespace's resolver); serveArgs are more
+	// `mxlab serve` arguments; sendArgs more `mxlab send` arguments.
+	labDNS    string
+	serveArgs []string
+	sendArgs  []string
 }
 
 // newWorld sweeps what killed runs left, makes the namespace, builds
@@ -54,9 +60,18 @@ func newWorld(t *testing.T) *world {
 // --record` (zone-file lines, names relative to the lab's zone).
 func newWorldWith(t *testing.T, records func(stateDir string) []string) *world {
 	t.Helper()
+	return newWorldOf(t, &world{}, records)
+}
+
+// newWorldOf makes the world w describes (labDNS, serveArgs, sendArgs).
+func newWorldOf(t *testing.T, w *world, records func(stateDir string) []string) *world {
+	t.Helper()
 	realpeer.NeedNetns(t)
 	sweep(t)
-	w := &world{ns: nsPrefix + strconv.Itoa(os.Getpid()), pids: &pidFile{path: pidFilePath(os.Getpid())}}
+	w.ns, w.pids = nsPrefix+strconv.Itoa(os.Getpid()), &pidFile{path: pidFilePath(os.Getpid())}
+	if w.labDNS == "" {
+		w.labDNS = "127.0.0.1:53"
+	}
 	t.Cleanup(func() { _ = os.Remove(w.pids.path) })
 	w.pids.rememberDir(t)
 
@@ -106,8 +121,9 @@ func (w *world) startLab(t *testing.T, records func(stateDir string) []string) {
 	dir := t.TempDir()
 	w.manifest = filepath.Join(dir, "manifest.json")
 	state := filepath.Join(dir, "state")
-	argv := []string{w.bin, "serve", "--smtp-port", "25", "--smtp-net", "127.0.1.0/24", "--dns", "127.0.0.1:53",
+	argv := []string{w.bin, "serve", "--smtp-port", "25", "--smtp-net", "127.0.1.0/24", "--dns", w.labDNS,
 		"--manifest", w.manifest, "--sessions-file", filepath.Join(dir, "sessions.jsonl"), "--state-dir", state}
+	argv = append(argv, w.serveArgs...)
 	if records != nil {
 		for _, r := range records(state) {
 			argv = append(argv, "--record", r)

@@ -72,6 +72,11 @@ configuration.`,
 				if err := useLab(&opts, layout); err != nil {
 					return err
 				}
+				if resolverAddr != "" {
+					// A validating resolver in front of a lab in signed
+					// mode: it, not the lab, says what is authenticated.
+					opts.Resolver = &sender.Resolver{Addr: resolverAddr}
+				}
 			} else if resolverAddr != "" {
 				opts.Resolver = &sender.Resolver{Addr: resolverAddr}
 			} else if server == "" {
@@ -112,7 +117,7 @@ configuration.`,
 	cmd.Flags().StringVar(&from, "from", "", "envelope sender (default mxlab@mxlab.invalid)")
 	cmd.Flags().StringVar(&labPath, "lab", "", "a lab manifest: use that lab's DNS, CA and ports")
 	cmd.Flags().StringVar(&server, "server", "", "deliver to host:port instead of the MX")
-	cmd.Flags().StringVar(&resolverAddr, "resolver", "", "DNS resolver host:port (default: /etc/resolv.conf's first)")
+	cmd.Flags().StringVar(&resolverAddr, "resolver", "", "DNS resolver host:port (default: /etc/resolv.conf's first; with --lab, the lab's DNS: set it to ask a validating resolver in front of a lab in signed mode)")
 	cmd.Flags().StringVar(&auth, "auth", "", "user:password for AUTH PLAIN after STARTTLS (submission)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "timeout of each network step")
 	cmd.Flags().BoolVar(&transcript, "transcript", false, "also print the dialogue: C: what the sender sent, S: what the server replied, TLS: and sender: the steps between (text format; JSON always has it)")
