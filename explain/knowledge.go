@@ -165,7 +165,7 @@ var kindAdvice = map[string]advice{
 			"a DS record at the parent that does not match the zone's keys after a key rollover or a move to another DNS provider",
 			"authoritative servers that answer TLSA queries badly (wrong NSEC/NSEC3 denial, a record changed after signing)",
 		},
-		scenario: noScenario,
+		scenario: "", // reproduces.yaml: dnssec-bogus
 		fix:      "Check the zone with a DNSSEC debugger (dnsviz.net), fix signing or the DS record at the registrar, and make sure TLSA queries for _25._tcp.<mx> get a signed answer or a signed denial.",
 	},
 	KindTLSRequired: {
