@@ -13,7 +13,7 @@ import (
 	"github.com/mxlab/mxlab/internal/realpeer"
 )
 
-// Delv's verdicts (BIND 9.18's bin/delv/delv.c): the comment it prints
+// Delv's verdicts (BIND 9.18's delv source): the comment it prints
 // before an answer, or the line of a failed resolution.
 const (
 	delvSecure   = "; fully validated"

@@ -22,7 +22,7 @@ import (
 )
 
 // The real validators' verdicts. delv's are the comments and failures of
-// BIND 9.18's bin/delv/delv.c; unbound's is the AD bit and the RCODE.
+// BIND 9.18's delv source; unbound's is the AD bit and the RCODE.
 const (
 	delvSecure   = "; fully validated"
 	delvUnsigned = "; unsigned answer"
