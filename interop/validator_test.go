@@ -3,14 +3,11 @@ package interop
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/internal/realpeer"
 )
 
@@ -85,20 +82,9 @@ stub-zone:
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	argv := []string{unbound, "-d", "-c", confFile}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ns}, argv...)...)
-	cmd.Env = labEnv()
-	out := &netns.LockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("interop: start unbound: %v", err)
-	}
-	w.pids.remember(t, cmd.Process.Pid, argv)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	d := w.startDaemon(t, nil, nil, unbound, "-d", "-c", confFile)
+	out, done := d.out, d.done
 	t.Cleanup(func() {
-		stopGroup(cmd.Process.Pid, done, 5*time.Second)
 		if t.Failed() {
 			t.Logf("unbound said:\n%s", out.String())
 		}

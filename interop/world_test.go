@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/internal/realpeer"
 	"github.com/mxlab/mxlab/lab"
 	"github.com/mxlab/mxlab/server"
@@ -129,21 +128,9 @@ func (w *world) startLab(t *testing.T, records func(stateDir string) []string) {
 			argv = append(argv, "--record", r)
 		}
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", w.ns}, argv...)...)
-	cmd.Env = labEnv()
-	out := &netns.LockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own process group, so that it and anything it starts are
-	// killed together, by PID.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("interop: start mxlab serve: %v", err)
-	}
-	w.pids.remember(t, cmd.Process.Pid, argv)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	d := w.startDaemon(t, nil, nil, argv...)
+	out, done := d.out, d.done
 	t.Cleanup(func() {
-		stopGroup(cmd.Process.Pid, done, 5*time.Second)
 		if t.Failed() {
 			t.Logf("mxlab serve said:\n%s", out.String())
 		}
