@@ -54,6 +54,9 @@ type Layout struct {
 	// TrustAnchor is the signed zone's trust anchor, the key-signing
 	// key's DS and DNSKEY (nil in a manifest of an mxlab before DNSSEC).
 	TrustAnchor *TrustAnchor `json:"trust_anchor,omitempty"`
+	// TLSRPT is the lab's TLS-RPT report endpoint and mailbox (RFC
+	// 8460 §3), nil when no running scenario has mta_sts or tls_rpt.
+	TLSRPT *TLSRPTEndpoint `json:"tlsrpt,omitempty"`
 }
 
 // Site is one scenario's place in the lab.
@@ -79,6 +82,12 @@ type Site struct {
 	Authenticated bool `json:"dns_authenticated"`
 	// CertPath is the PEM file of the certificate served ("" for none).
 	CertPath string `json:"cert,omitempty"`
+	// MTASTS is the domain's MTA-STS policy host (RFC 8461), nil when
+	// the scenario publishes no policy.
+	MTASTS *PolicyHost `json:"mta_sts,omitempty"`
+	// TLSRPT is the domain's _smtp._tls TXT record (RFC 8460 §3), ""
+	// when it publishes none.
+	TLSRPT string `json:"tls_rpt,omitempty"`
 
 	scenario  *scenarios.Scenario
 	addr      netip.AddrPort
@@ -137,6 +146,12 @@ type Addressing struct {
 	// Net is the network the shared-port layout takes addresses from, in
 	// catalogue order starting at its first host address.
 	Net string
+	// HTTPSPort is the port of the lab's HTTPS listeners, the MTA-STS
+	// policy hosts and the TLS-RPT endpoint. Zero takes 443 in the
+	// shared-port layout, where real MTAs fetch policies (RFC 8461 §3.3
+	// names no port: https:// is 443), and DefaultHTTPSPort in the
+	// one-port-per-scenario layout (a free one with Ephemeral).
+	HTTPSPort int
 	// Advertise, when set, is the address the lab's DNS publishes for
 	// every listener (A or AAAA of each MX) instead of the bound one. A
 	// Host that is unspecified (0.0.0.0, ::) needs it: the DNS cannot

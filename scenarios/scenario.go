@@ -48,6 +48,13 @@ type Scenario struct {
 	// Faults are what the server does wrong at named points of a
 	// session, beyond its TLS rules (faults.go).
 	Faults []Fault `yaml:"faults" json:"faults,omitempty"`
+	// MTASTS is the domain's MTA-STS policy (mtasts.go); nil publishes
+	// none.
+	MTASTS *MTASTS `yaml:"mta_sts" json:"mta_sts,omitempty"`
+	// TLSRPT lists where the domain's _smtp._tls record asks for TLS-RPT
+	// reports (RFC 8460 §3), all of them at the lab; empty publishes no
+	// record.
+	TLSRPT []TLSRPT `yaml:"tls_rpt" json:"tls_rpt,omitempty"`
 	// Why is the one line the matrix prints: why the senders that fail
 	// fail and why the others do not.
 	Why string `yaml:"why" json:"why,omitempty"`
@@ -357,6 +364,9 @@ func (s *Scenario) applyDefaults() {
 	if s.DNS.Delegation == "" {
 		s.DNS.Delegation = DelegationSigned
 	}
+	if s.MTASTS != nil {
+		s.MTASTS.applyDefaults()
+	}
 }
 
 // validate checks every field a file can get wrong and names the key.
@@ -406,6 +416,10 @@ func (s *Scenario) validate() error {
 	for i, f := range s.Faults {
 		checks = append(checks, f.validate(fmt.Sprintf("faults[%d]", i)))
 	}
+	if s.MTASTS != nil {
+		checks = append(checks, s.MTASTS.validate())
+	}
+	checks = append(checks, validateTLSRPT(s.TLSRPT))
 	if s.TLS.MinVersion != "" {
 		checks = append(checks, catalog.OneOf("tls.min_version", s.TLS.MinVersion, versions))
 	}
