@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -202,15 +203,129 @@ func loadConfig(path string, flags *pflag.FlagSet) (*Config, error) {
 	err := v.Unmarshal(cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
 		dc.WeaklyTypedInput = false
+		// viper's own hooks, after one that refuses a bare number for a
+		// duration (mapstructure would take "5" as 5 nanoseconds).
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(durationNeedsUnit,
+			mapstructure.StringToTimeDurationHookFunc(), mapstructure.StringToSliceHookFunc(","))
 	})
 	if err != nil {
+		return nil, fmt.Errorf("%w: %s", errConfig, decodeError(err, path, flags))
+	}
+	return cfg, nil
+}
+
+// durationNeedsUnit refuses a number where a duration is wanted: "5"
+// would be 5 nanoseconds, never what a config file's author meant.
+func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(time.Duration(0)) {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64, reflect.Uint, reflect.Uint64:
+		// mapstructure puts the key in front: "'timeouts.command' expected
+		// type ...", the shape decodeError reads.
+		return nil, fmt.Errorf("expected type 'time.Duration', got unconvertible type '%s', value: '%v'", from, data)
+	}
+	return data, nil
+}
+
+// mapstructureTypeRE finds the key and the types in mapstructure's
+// wording ("'smtp.port' expected type 'int', got unconvertible type
+// 'string', value: 'abc'"), which must not reach users as is (issue 15:
+// no Go type names, the file, line and key, or the variable).
+var mapstructureTypeRE = regexp.MustCompile(`'([^']+)' expected type '([^']+)', got unconvertible type '([^']+)'(?:, value: '([^']*)')?`)
+
+// mapstructureDurationRE is a duration string time.ParseDuration refused
+// ("'timeouts.command' time: missing unit in duration").
+var mapstructureDurationRE = regexp.MustCompile(`'([^']+)' time: `)
+
+// typeWords are Go's types in the words a config file's author uses.
+var typeWords = map[string]string{
+	"int": "a whole number", "int64": "a whole number", "uint16": "a port number",
+	"bool": "true or false", "string": "text", "time.Duration": "a duration such as 30s or 5m",
+	"[]string": "a list", "map[string]string": "a mapping of names to values",
+}
+
+// decodeError says where a value of the wrong type came from: a flag, an
+// MXLAB_* variable, or the config file's line.
+func decodeError(err error, path string, flags *pflag.FlagSet) string {
+	var key, want, value string
+	if m := mapstructureTypeRE.FindStringSubmatch(err.Error()); m != nil {
+		key, want, value = m[1], m[2], m[4]
+	} else if m := mapstructureDurationRE.FindStringSubmatch(err.Error()); m != nil {
+		key, want = m[1], "time.Duration"
+	} else {
 		where := "configuration"
 		if path != "" {
 			where = "config " + path
 		}
-		return nil, fmt.Errorf("%w: %s: %s", errConfig, where, strings.ReplaceAll(err.Error(), "\n", " "))
+		return where + ": " + strings.ReplaceAll(err.Error(), "\n", " ")
 	}
-	return cfg, nil
+	if w, ok := typeWords[want]; ok {
+		want = w
+	}
+	what := fmt.Sprintf("%s: want %s", key, want)
+	if value != "" {
+		what = fmt.Sprintf("%s: %q is not %s", key, value, want)
+	}
+	if flags != nil {
+		for name, k := range flagKeys {
+			if f := flags.Lookup(name); k == key && f != nil && f.Changed {
+				return "--" + name + ": " + what
+			}
+		}
+	}
+	env := "MXLAB_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+	if v, ok := os.LookupEnv(env); ok {
+		if value == "" {
+			what = fmt.Sprintf("%s: %q is not %s", key, v, want)
+		}
+		return env + ": " + what
+	}
+	if path != "" {
+		if line, v := keyLine(path, key); line > 0 {
+			if value == "" && v != "" {
+				what = fmt.Sprintf("%s: %q is not %s", key, v, want)
+			}
+			return fmt.Sprintf("config %s: line %d: %s", path, line, what)
+		}
+		return "config " + path + ": " + what
+	}
+	return what
+}
+
+// keyLine is the line of a dotted key in a YAML file and its scalar
+// value; 0 if not found.
+func keyLine(path, key string) (int, string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, ""
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0, ""
+	}
+	n := doc.Content[0]
+	line := 0
+	for _, part := range strings.Split(key, ".") {
+		if n.Kind != yaml.MappingNode {
+			return 0, ""
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return 0, ""
+		}
+	}
+	if n.Kind == yaml.ScalarNode {
+		return line, n.Value
+	}
+	return line, ""
 }
 
 // knownKeys lists every config key, from the Config struct's tags.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,6 +96,31 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 type flagError struct{ error }
 
+// pflagValueRE is pflag's wording of a bad flag value, which ends in Go's
+// own ("strconv.ParseInt: parsing \"abc\": invalid syntax").
+var pflagValueRE = regexp.MustCompile(`^invalid argument "(.*)" for "(-\w, )?(--[\w-]+)" flag: (.*)$`)
+
+// plainFlagError says what a bad flag value should be, without Go's
+// function and type names (issue 15).
+func plainFlagError(err error) error {
+	m := pflagValueRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	want := "a valid value"
+	switch why := m[4]; {
+	case strings.Contains(why, "ParseInt"), strings.Contains(why, "ParseUint"):
+		want = "a whole number"
+	case strings.Contains(why, "ParseBool"):
+		want = "true or false"
+	case strings.Contains(why, "time: "):
+		want = "a duration such as 30s or 5m"
+	case strings.Contains(why, "ParseFloat"):
+		want = "a number"
+	}
+	return fmt.Errorf("%s: %q is not %s", m[3], m[1], want)
+}
+
 func (f flagError) Unwrap() error { return f.error }
 
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -124,7 +150,7 @@ each overriding the one before.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return flagError{plainFlagError(err)} })
 	root.PersistentFlags().StringVar(&configPath, "config", "", "YAML config file (or MXLAB_CONFIG)")
 	root.PersistentFlags().String("format", "text", "output format: text, json or markdown")
 	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, configPath: &configPath}

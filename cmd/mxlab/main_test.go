@@ -56,6 +56,22 @@ func TestScenariosCommand(t *testing.T) {
 	}
 }
 
+// TestConfigErrorsFromEnvAndFlags: a bad value from the environment
+// names the variable; a bad flag value names the flag; neither shows Go's
+// function or type names (issue 15).
+func TestConfigErrorsFromEnvAndFlags(t *testing.T) {
+	t.Setenv("MXLAB_TIMEOUTS_COMMAND", "5")
+	code, _, errOut := mxlab(t, "scenarios")
+	if code != 78 || !strings.Contains(errOut, `MXLAB_TIMEOUTS_COMMAND: timeouts.command: "5" is not a duration`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	t.Setenv("MXLAB_TIMEOUTS_COMMAND", "")
+	code, _, errOut = mxlab(t, "serve", "--smtp-port", "abc")
+	if code != 64 || !strings.Contains(errOut, `--smtp-port: "abc" is not a whole number`) || strings.Contains(errOut, "strconv") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -69,7 +85,8 @@ func TestConfigErrors(t *testing.T) {
 		name, file, stderr string
 	}{
 		{"unknown key", write("a.yaml", "zone: x.test\nsmtp:\n  prot: 25\n"), `a.yaml: line 3: unknown key "smtp.prot"`},
-		{"wrong type", write("b.yaml", "smtp:\n  port: twenty-five\n"), "b.yaml"},
+		{"wrong type", write("b.yaml", "smtp:\n  port: twenty-five\n"), `b.yaml: line 2: smtp.port: "twenty-five" is not a whole number`},
+		{"duration without unit", write("e.yaml", "timeouts:\n  command: 5\n"), `e.yaml: line 2: timeouts.command: "5" is not a duration such as 30s or 5m`},
 		{"not yaml", write("c.yaml", "zone: [\n"), "c.yaml"},
 		{"bad scenario", write("d.yaml", "scenarios:\n  - name: x\n    summary: y\n    imitates: qmail\n"), `d.yaml: scenarios[0]: imitates: unknown name "qmail"`},
 		{"missing file", filepath.Join(dir, "nope.yaml"), "nope.yaml"},
