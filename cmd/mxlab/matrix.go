@@ -15,7 +15,7 @@ import (
 
 func newMatrixCmd(env *cliEnv) *cobra.Command {
 	var profileNames []string
-	var labPath string
+	var labPath, tlsrptPath string
 	cmd := &cobra.Command{
 		Use:   "matrix",
 		Short: "Run every sender profile against every MX scenario and print the grid",
@@ -23,7 +23,11 @@ func newMatrixCmd(env *cliEnv) *cobra.Command {
 concurrently, and print the grid, one line per scenario on why the senders
 that fail fail, and every cell that differs from the scenario's evidenced
 expectation. Without --lab it starts its own lab in-process on ephemeral
-ports. Exits 1 when a cell diverges.`,
+ports. Exits 1 when a cell diverges.
+
+--tlsrpt FILE also writes the TLS-RPT reports (RFC 8460) the senders would
+send about their attempts: a JSON array, one report per profile in column
+order, each covering every scenario's domain (docs/tlsrpt.md).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := format(cmd, "text", "json", "markdown")
@@ -53,6 +57,11 @@ ports. Exits 1 when a cell diverges.`,
 			if err := someMX(scs, cfg.Only); err != nil {
 				return err
 			}
+			out, err := openTLSRPT(tlsrptPath)
+			if err != nil {
+				return err
+			}
+			defer out.close()
 			opts := matrix.Options{Profiles: ps, Scenarios: scs}
 			if labPath != "" {
 				layout, err := lab.ReadManifest(labPath)
@@ -87,6 +96,11 @@ ports. Exits 1 when a cell diverges.`,
 			} else {
 				res.WriteText(env.stdout, f == "markdown")
 			}
+			if out != nil {
+				if err := writeMatrixTLSRPT(out, res); err != nil {
+					return err
+				}
+			}
 			if c := res.Counts(); c.Diverge > 0 {
 				return exitError{code: exitFailure, msg: fmt.Sprintf("%d cells differ from their evidenced expectation", c.Diverge)}
 			}
@@ -95,6 +109,7 @@ ports. Exits 1 when a cell diverges.`,
 	}
 	cmd.Flags().StringSliceVar(&profileNames, "profiles", nil, "only these profiles (comma-separated)")
 	cmd.Flags().StringSlice("scenarios", nil, "only these scenarios (comma-separated)")
+	cmd.Flags().StringVar(&tlsrptPath, "tlsrpt", "", "also write each profile's TLS-RPT report (RFC 8460 JSON) about its attempts to FILE, as a JSON array")
 	cmd.Flags().StringVar(&labPath, "lab", "", "use a running lab (its manifest) instead of starting one")
 	cmd.Flags().String("state-dir", "", "state directory of the in-process lab")
 	cmd.Flags().StringSlice("scenario-dir", nil, "directory of extra scenario YAML files (repeatable)")

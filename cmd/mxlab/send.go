@@ -26,7 +26,7 @@ const (
 )
 
 func newSendCmd(env *cliEnv) *cobra.Command {
-	var profileName, to, labPath, server, resolverAddr, auth, from string
+	var profileName, to, labPath, server, resolverAddr, auth, from, tlsrptPath string
 	var transcript bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -40,6 +40,9 @@ would see. Only the first attempt is made; later ones are predicted.
   mxlab send --profile gmail --to postmaster@sni-reject.mxlab.test --lab lab.json
   mxlab send --profile postfix-dane --to someone@example.org
   mxlab send --profile postfix-may --server 127.0.0.1:2525 --to a@b.test
+
+--tlsrpt FILE also writes the TLS-RPT report (RFC 8460) the sender would
+send the recipient domain about this attempt (docs/tlsrpt.md).
 
 Exit status: 0 delivered, 75 deferred, 69 bounced, 64 bad usage, 78 bad
 configuration.`,
@@ -84,6 +87,11 @@ configuration.`,
 					return fmt.Errorf("%w: %w", errConfig, err)
 				}
 			}
+			out, err := openTLSRPT(tlsrptPath)
+			if err != nil {
+				return err
+			}
+			defer out.close()
 			rep, err := sender.Send(cmd.Context(), opts)
 			if err != nil {
 				if errors.Is(err, sender.ErrUsage) {
@@ -103,6 +111,12 @@ configuration.`,
 					}
 				})
 			}
+			if out != nil {
+				r := tlsrptReport(p.Name, time.Now(), []*sender.Report{rep})
+				if err := out.write(r, r); err != nil {
+					return err
+				}
+			}
 			switch rep.Outcome {
 			case result.Deferred:
 				return exitError{code: exitDeferred}
@@ -120,6 +134,7 @@ configuration.`,
 	cmd.Flags().StringVar(&resolverAddr, "resolver", "", "DNS resolver host:port (default: /etc/resolv.conf's first; with --lab, the lab's DNS: set it to ask a validating resolver in front of a lab in signed mode)")
 	cmd.Flags().StringVar(&auth, "auth", "", "user:password for AUTH PLAIN after STARTTLS (submission)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "timeout of each network step")
+	cmd.Flags().StringVar(&tlsrptPath, "tlsrpt", "", "also write the sender's TLS-RPT report (RFC 8460 JSON) about this attempt to FILE")
 	cmd.Flags().BoolVar(&transcript, "transcript", false, "also print the dialogue: C: what the sender sent, S: what the server replied, TLS: and sender: the steps between (text format; JSON always has it)")
 	return cmd
 }
