@@ -16,7 +16,10 @@ type dialect struct {
 	Banner   []string
 	EHLO     []string
 	STARTTLS []string
-	Err      string
+	// Errors is what the server said to unknown commands sent one at a
+	// time until it closed (probeErrors), where probed.
+	Errors []string
+	Err    string
 }
 
 // probeDialect connects to addr inside the namespace as a client named
@@ -84,13 +87,79 @@ func normalizeDialect(l string) string {
 	return code + Normalize(l)
 }
 
+// maxProbeErrors bounds probeErrors: every imitated server closes after
+// fewer bad commands (Postfix 20 errors, sendmail 25 bad commands, Exim
+// 3 unknown commands).
+const maxProbeErrors = 40
+
+// probeErrors sends EHLO and then an unknown command at a time, reading
+// each reply, until the server closes the connection or maxProbeErrors:
+// it returns each distinct reply once, with how many commands drew it,
+// the last one being the reply that closed (issue 14: the real servers'
+// limits and their wordings, measured).
+func (w *world) probeErrors(addr string) []string {
+	c, err := w.nsDialer().Dial(addr, 5*time.Second)
+	if err != nil {
+		return []string{"dial: " + err.Error()}
+	}
+	defer c.Close()
+	// Postfix sleeps smtpd_error_sleep_time (1 s) before each reply once
+	// past smtpd_soft_error_limit (10): the bound allows for it.
+	_ = c.SetDeadline(time.Now().Add(90 * time.Second))
+	br := bufio.NewReader(c)
+	read := func() (string, bool) {
+		var last string
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return last, false
+			}
+			last = normalizeDialect(strings.TrimRight(l, "\r\n"))
+			if len(l) < 4 || l[3] != '-' {
+				return last, true
+			}
+		}
+	}
+	if _, ok := read(); !ok {
+		return []string{"no banner"}
+	}
+	fmt.Fprint(c, "EHLO probe.lab.test\r\n")
+	if _, ok := read(); !ok {
+		return []string{"no EHLO reply"}
+	}
+	var out []string
+	count, prev := 0, ""
+	for i := 0; i < maxProbeErrors; i++ {
+		fmt.Fprint(c, "XYZZY frobnicate\r\n")
+		reply, ok := read()
+		if !ok && reply == "" {
+			break
+		}
+		if reply != prev && prev != "" {
+			out = append(out, fmt.Sprintf("%d × %s", count, prev))
+			count = 0
+		}
+		prev = reply
+		count++
+		if !ok || strings.HasPrefix(reply, "421") {
+			break
+		}
+	}
+	out = append(out, fmt.Sprintf("%d × %s", count, prev))
+	if _, err := br.ReadString('\n'); err != nil {
+		out = append(out, "closed")
+	}
+	return out
+}
+
 // dialectDiffs lists how two dialects differ, part by part.
 func dialectDiffs(lab, real dialect) []string {
 	var diffs []string
 	for _, part := range []struct {
 		name string
 		a, b []string
-	}{{"banner", lab.Banner, real.Banner}, {"EHLO", lab.EHLO, real.EHLO}, {"STARTTLS reply", lab.STARTTLS, real.STARTTLS}} {
+	}{{"banner", lab.Banner, real.Banner}, {"EHLO", lab.EHLO, real.EHLO}, {"STARTTLS reply", lab.STARTTLS, real.STARTTLS},
+		{"unknown commands until the close", lab.Errors, real.Errors}} {
 		if !slices.Equal(part.a, part.b) {
 			diffs = append(diffs, fmt.Sprintf("%s: lab %q ≠ real %q", part.name, part.a, part.b))
 		}
@@ -103,6 +172,9 @@ func dialectDiffs(lab, real dialect) []string {
 
 func (d dialect) String() string {
 	s := fmt.Sprintf("banner %q; EHLO %q; STARTTLS %q", d.Banner, d.EHLO, d.STARTTLS)
+	if d.Errors != nil {
+		s += fmt.Sprintf("; unknown commands %q", d.Errors)
+	}
 	if d.Err != "" {
 		s += "; ended: " + d.Err
 	}

@@ -50,6 +50,9 @@ type realSite struct {
 	// sendmail runs sendmail there: "nostarttls" (srv_features S) or
 	// "nocert" (STARTTLS on, no certificate).
 	sendmail string
+	// probeErrors: send unknown commands until the server closes, to
+	// compare the error limit and its replies (one site per server).
+	probeErrors bool
 	// smtpd are more Postfix smtpd settings (master.cf -o name=value).
 	smtpd []string
 	// brokenKey gives smtpd a key file that does not exist.
@@ -213,7 +216,7 @@ func TestFidelityRealServers(t *testing.T) {
 
 	const zone = "mxlab.test"
 	sites := []*realSite{
-		{scenario: "baseline", label: "real-baseline", mx: "mx.real-baseline", addr: "127.0.2.1",
+		{scenario: "baseline", label: "real-baseline", mx: "mx.real-baseline", addr: "127.0.2.1", probeErrors: true,
 			server: "Postfix smtpd, CA-signed certificate, matching TLSA 3 1 1"},
 		{scenario: "self-signed", label: "real-self-signed", mx: "mx.real-self-signed", addr: "127.0.2.2",
 			server: "Postfix smtpd, self-signed certificate"},
@@ -254,7 +257,7 @@ func TestFidelityRealServers(t *testing.T) {
 		smRoot = unpackSendmail(t)
 		sites = append(sites,
 			&realSite{scenario: "no-starttls", label: "real-no-starttls", mx: "mx.real-no-starttls", addr: "127.0.2.6",
-				server: "sendmail 8.17.1.9 (Debian), Srv_Features S", sendmail: "nostarttls"},
+				server: "sendmail 8.17.1.9 (Debian), Srv_Features S", sendmail: "nostarttls", probeErrors: true},
 			&realSite{scenario: "no-shared-cipher", label: "real-no-shared-cipher-sendmail", mx: "mx.real-no-shared-cipher-sendmail", addr: "127.0.2.7",
 				server: "sendmail 8.17.1.9 (Debian), STARTTLS configured, no certificate", sendmail: "nocert", dialectOnly: true,
 				knownDialect: "today's sendmail does not offer STARTTLS without a certificate (and answers 454 4.3.3 to it); the lab shows the 2015 behaviour, STARTTLS offered"})
@@ -265,7 +268,7 @@ func TestFidelityRealServers(t *testing.T) {
 		// The incident's shape: the DNS provider's MX name, an origin
 		// with a certificate for its own name, no TLSA.
 		sites = append(sites, &realSite{scenario: "sni-reject", label: "real-sni-reject", mx: "_dc-mx.5e1f0c2a9b7d.real-sni-reject",
-			host: "mail.real-sni-reject", addr: "127.0.2.8", exim: true,
+			host: "mail.real-sni-reject", addr: "127.0.2.8", exim: true, probeErrors: true,
 			server: "Exim 4.96 (Debian exim4-daemon-light, GnuTLS), certificate for mail.real-sni-reject, MX _dc-mx.…, no TLSA"})
 	}
 	w := newWorldWith(t, func(state string) []string {
@@ -376,6 +379,9 @@ func TestFidelityRealServers(t *testing.T) {
 			continue
 		}
 		r := dialectRow{site: s, lab: w.probeDialect(labSite(t, w.layout, s.scenario).SMTP), real: w.probeDialect(s.addr + ":25")}
+		if s.probeErrors {
+			r.lab.Errors, r.real.Errors = w.probeErrors(labSite(t, w.layout, s.scenario).SMTP), w.probeErrors(s.addr+":25")
+		}
 		if !s.front {
 			r.diffs = dialectDiffs(r.lab, r.real)
 		}
