@@ -1,7 +1,7 @@
 // Package api is the lab's HTTP API (docs/api.md): the scenarios, the
 // session records with their transcripts, a wait that replaces polling,
-// an event stream, the message store, the switchboard, metrics and a
-// health check. It answers JSON everywhere, errors included, and hands
+// an event stream, the message store, the switchboard, the TLS-RPT
+// reports received, metrics and a health check. It answers JSON everywhere, errors included, and hands
 // every other path to the web UI it is given.
 //
 // Security: the API is meant for loopback. [New] takes a token; with one,
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/tlsrpt"
 )
 
 // Config is what the API serves; zero values work except Lab.
@@ -28,6 +29,9 @@ type Config struct {
 	Lab *lab.Lab
 	// Token, when set, is required on every request but GET /healthz.
 	Token string
+	// TLSRPT holds the TLS-RPT reports the lab received, served at
+	// GET /api/v1/tlsrpt; nil answers 404.
+	TLSRPT *tlsrpt.Store
 	// Metrics serves GET /metrics; nil answers 404.
 	Metrics http.Handler
 	// UI serves every path outside /api/, /metrics and /healthz; nil
@@ -91,6 +95,7 @@ func (a *api) routes() *http.ServeMux {
 	mux.Handle("/api/v1/messages/{id}", methods{http.MethodGet: a.getMessage})
 	mux.Handle("/api/v1/messages/{id}/raw", methods{http.MethodGet: a.rawMessage})
 	mux.Handle("/api/v1/switchboard", methods{http.MethodGet: a.getSwitchboard, http.MethodPut: a.putSwitchboard})
+	mux.Handle("/api/v1/tlsrpt", methods{http.MethodGet: a.listTLSRPT})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no route %s", r.URL.Path)
 	})

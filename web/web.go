@@ -1,7 +1,7 @@
 // Package web is mxlab's web UI: a live list of the lab's sessions, a
 // ladder diagram of one session's SMTP and STARTTLS exchange with the
-// failing step marked and its alert explained, the scenarios' lessons and
-// the received messages.
+// failing step marked and its alert explained, the scenarios' lessons,
+// the received messages and the TLS-RPT reports (RFC 8460) received.
 //
 // The UI is static HTML, CSS and plain JavaScript embedded in the binary
 // (no build step, nothing fetched from elsewhere, so it works offline);
@@ -45,11 +45,12 @@ var pages = []struct{ pattern, page string }{
 	{"GET /sessions/{id}", "session"},
 	{"GET /scenarios/{name}", "scenario"},
 	{"GET /messages/{id}", "message"},
+	{"GET /tlsrpt", "tlsrpt"},
 }
 
 // Handler returns the UI: the pages at /, /sessions/{id},
-// /scenarios/{name} and /messages/{id}, their assets under /static/, and
-// a 404 page for anything else.
+// /scenarios/{name}, /messages/{id} and /tlsrpt, their assets under
+// /static/, and a 404 page for anything else.
 func Handler() http.Handler {
 	assets, err := fs.Sub(static, "static")
 	if err != nil {

@@ -31,6 +31,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/sessions/s-000001", 200, "text/html", `data-page="session"`},
 		{"GET", "/sessions/%3Cscript%3E", 200, "text/html", `data-page="session"`},
 		{"GET", "/scenarios/sni-reject", 200, "text/html", `data-page="scenario"`},
+		{"GET", "/tlsrpt", 200, "text/html", `data-page="tlsrpt"`},
 		{"GET", "/messages/1746093600.M1P2Q1.mxlab", 200, "text/html", `data-page="message"`},
 		{"HEAD", "/sessions/s-000001", 200, "text/html", ""},
 		{"GET", "/static/app.js", 200, "text/javascript", "const MX"},

@@ -334,7 +334,49 @@
       el('pre', { class: 'body', id: 'body' }, body)));
   }
 
-  const pages = { sessions: sessionsPage, session: sessionPage, scenario: scenarioPage, message: messagePage };
+  // ---- /tlsrpt: the TLS-RPT reports (RFC 8460) the lab received ----
+
+  async function tlsrptPage() {
+    document.title = 'mxlab: TLS reports';
+    let reports;
+    try { ({ reports } = await api('/api/v1/tlsrpt')); } catch (e) { MX.showError(e); return; }
+    reports = reports || [];
+    MX.setMain(el('section', { id: 'tlsrpt' },
+      el('h1', null, 'TLS reports'),
+      el('p', { class: 'summary' }, 'The TLS-RPT reports (RFC 8460) senders sent the lab, newest first: per policy, the TLS sessions that succeeded and failed, and why they failed.'),
+      reports.length ? reports.map(tlsrptReport) : el('p', { class: 'empty', id: 'tlsrpt-empty' }, 'No report yet.')));
+  }
+
+  function tlsrptReport(r) {
+    const rep = r.report || {};
+    const range = rep['date-range'] || {};
+    return el('article', { class: 'tlsrpt', 'data-id': rep['report-id'] || '' },
+      el('h2', null, rep['organization-name'] || '(no organization)'),
+      el('dl', { class: 'facts' },
+        fact('Received', MX.time(r.received), ' via ' + (r.via || '?')),
+        fact('Report', el('code', null, rep['report-id'] || '')),
+        fact('Covers', (range['start-datetime'] || '?') + ' to ' + (range['end-datetime'] || '?')),
+        fact('Contact', rep['contact-info'] || '')),
+      el('table', { class: 'list' },
+        el('thead', null, el('tr', null, ['Policy domain', 'Policy', 'Successful', 'Failed', 'Failures'].map((h) => el('th', null, h)))),
+        el('tbody', null, (rep.policies || []).map((p) => {
+          const pol = p.policy || {};
+          const sum = p.summary || {};
+          return el('tr', { class: 'policy' },
+            el('td', { class: 'mono' }, pol['policy-domain'] || ''),
+            el('td', null, pol['policy-type'] || '', (pol['policy-string'] || []).length ? el('div', { class: 'mono muted' }, pol['policy-string'].join('; ')) : null),
+            el('td', null, String(sum['total-successful-session-count'] ?? '')),
+            el('td', null, String(sum['total-failure-session-count'] ?? '')),
+            el('td', null, el('ul', { class: 'failures' }, (p['failure-details'] || []).map((f) => el('li', { class: 'failure' },
+              el('strong', null, f['result-type'] || ''),
+              f['failure-reason-code'] ? ': ' + f['failure-reason-code'] : '',
+              ' × ' + (f['failed-session-count'] ?? '?'),
+              f['receiving-mx-hostname'] || f['receiving-ip'] ? el('div', { class: 'mono muted' },
+                [f['receiving-mx-hostname'], f['receiving-ip']].filter(Boolean).join(' ')) : null)))));
+        }))));
+  }
+
+  const pages = { sessions: sessionsPage, session: sessionPage, scenario: scenarioPage, message: messagePage, tlsrpt: tlsrptPage };
   const run = pages[document.body.dataset.page];
   if (run) run().catch(MX.showError);
 })();
