@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,11 +102,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// Each cell has its own recipient domain: real MTAs throttle
-			// a destination after a failure, and records stay apart.
-			to := "postmaster@" + p.Name + "." + sites[sc.Name].Domain
+			// a destination after a failure, and records stay apart. An
+			// MTA-STS policy is published for the scenario's domain only
+			// (_mta-sts.<domain>, RFC 8461 §3.1), so there the profile
+			// goes in the local part instead.
+			site := sites[sc.Name]
+			to := "postmaster@" + p.Name + "." + site.Domain
+			if site.MTASTS != nil {
+				to = p.Name + "@" + site.Domain
+			}
 			rep, err := sender.Send(ctx, sender.Options{
 				Profile: p, To: to, Resolver: resolver, Roots: opts.Roots, Timeout: opts.Timeout,
-				PortFor: opts.Layout.PortFor,
+				PortFor: opts.Layout.PortFor, HTTPSAddrFor: PolicyHostAddr(opts.Layout),
 			})
 			if err != nil {
 				cell.Outcome, cell.Reason = "error", err.Error()
@@ -119,6 +127,22 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	wg.Wait()
 	return res, nil
+}
+
+// PolicyHostAddr reaches a lab's MTA-STS policy hosts at the addresses
+// its manifest names (scenarios[].mta_sts.address): RFC 8461 §3.3's port
+// 443 only in the shared-port layout. A name that is no policy host's
+// gets "": the sender asks DNS and uses port 443.
+func PolicyHostAddr(l *lab.Layout) func(host string) string {
+	return func(host string) string {
+		host = strings.TrimSuffix(host, ".")
+		for _, s := range l.Scenarios {
+			if s.MTASTS != nil && strings.EqualFold(s.MTASTS.Host, host) {
+				return s.MTASTS.Address
+			}
+		}
+		return ""
+	}
 }
 
 // judge compares a cell with the scenario's expectation for its profile.

@@ -81,6 +81,11 @@ const (
 	// usable, authenticated TLSA records exist, and none otherwise
 	// (Postfix at dane, docs/interop-recipe.md §5).
 	SNIDANE SNIPolicy = "dane"
+	// SNIMTASTS sends the MX host name only when an MTA-STS policy in
+	// enforce mode applies, and none otherwise (Postfix with
+	// postfix-mta-sts-resolver, whose policy answer carries
+	// servername=hostname; RFC 8461 §7.1 asks MTA-STS senders for SNI).
+	SNIMTASTS SNIPolicy = "mta-sts"
 )
 
 // TLSOffer is what the sender's TLS stack offers.
@@ -113,7 +118,40 @@ type Verification struct {
 	// 7672 §3.1.1 says to ignore but Microsoft 365 documents checking
 	// (4/5.7.322 certificate-expired, 5.7.325 certificate-host-mismatch).
 	DANEChecks []string `yaml:"dane_checks" json:"dane_checks,omitempty"`
+	// MTASTS: the sender looks up the recipient domain's MTA-STS policy
+	// (RFC 8461) and, in enforce mode, delivers only to an MX the policy
+	// lists, over TLS with a certificate PKIX-valid for it; a policy in
+	// testing mode is only reported. Where DANE applies it wins (RFC
+	// 8461 §2).
+	MTASTS bool `yaml:"mta_sts" json:"mta_sts,omitempty"`
+	// MTASTSCache: the real sender caches policies by id for their
+	// max_age (RFC 8461 §3.3), so a later attempt whose fetch fails
+	// applies the cached policy. The sender caches only when given a
+	// cache (sender.Options.STSCache).
+	MTASTSCache bool `yaml:"mta_sts_cache" json:"mta_sts_cache,omitempty"`
+	// MTASTSMatch is where an enforced policy's mx patterns are checked
+	// (default STSMatchMX).
+	MTASTSMatch STSMatch `yaml:"mta_sts_match" json:"mta_sts_match,omitempty"`
 }
+
+// STSMatch is where a sender checks an MTA-STS policy's mx patterns.
+type STSMatch string
+
+// Where mx patterns are checked.
+const (
+	// STSMatchMX checks the MX host name before connecting, as RFC 8461
+	// §4.1 says: an MX the policy does not list is not tried
+	// (result.STSMXMismatch); the certificate must then be valid for the
+	// MX name (§4.2).
+	STSMatchMX STSMatch = "mx"
+	// STSMatchCertificate connects to any MX and checks the
+	// certificate's names against the patterns: postfix-mta-sts-resolver
+	// answers "secure match=<patterns>" and Postfix's secure level
+	// compares the certificate with them (postconf(5)
+	// smtp_tls_secure_cert_match), so an unlisted MX ends as a
+	// certificate-host-mismatch after the handshake.
+	STSMatchCertificate STSMatch = "certificate"
+)
 
 // Reaction is what a sender does on one kind of failure.
 type Reaction struct {
@@ -140,6 +178,10 @@ type Reaction struct {
 	// MX (authenticated, usable TLSA records): a DANE sender that is
 	// opportunistic elsewhere must not fall back (RFC 7672 §2.2).
 	DANE *Reaction `yaml:"dane" json:"dane,omitempty"`
+	// STS, when set, replaces this reaction when an MTA-STS policy in
+	// enforce mode applies to the MX: the sender must not fall back to
+	// plaintext or to an unverified certificate (RFC 8461 §5).
+	STS *Reaction `yaml:"sts" json:"sts,omitempty"`
 }
 
 // Later is one predicted later attempt.
@@ -190,7 +232,8 @@ func (p *Profile) validate() error {
 	}
 	checks := []error{
 		catalog.OneOf("starttls", p.STARTTLS, []StartTLSPolicy{Opportunistic, Required, Never}),
-		catalog.OneOf("sni", p.SNI, []SNIPolicy{SNIMX, SNINone, SNIDANE}),
+		catalog.OneOf("sni", p.SNI, []SNIPolicy{SNIMX, SNINone, SNIDANE, SNIMTASTS}),
+		catalog.OneOf("verify.mta_sts_match", p.Verify.MTASTSMatch, []STSMatch{"", STSMatchMX, STSMatchCertificate}),
 		catalog.OneOf("tls.min_version", p.TLS.MinVersion, versions),
 		catalog.OneOf("tls.max_version", p.TLS.MaxVersion, versions),
 		catalog.OneOf("tls.refuse_below", p.TLS.RefuseBelow, versions),
@@ -264,11 +307,17 @@ func (r *Reaction) validate(key string, evidenced bool) error {
 	if !evidenced && strings.TrimSpace(r.Assumed) == "" {
 		return fmt.Errorf("%s: no evidence (evidence.%s) and no assumed: say what the reaction is modelled on", key, key)
 	}
-	if r.DANE != nil {
-		if r.DANE.DANE != nil {
-			return fmt.Errorf("%s.dane.dane: a DANE reaction cannot have its own", key)
+	for _, v := range []struct {
+		name string
+		r    *Reaction
+	}{{"dane", r.DANE}, {"sts", r.STS}} {
+		if v.r == nil {
+			continue
 		}
-		if err := r.DANE.validate(key+".dane", evidenced); err != nil {
+		if v.r.DANE != nil || v.r.STS != nil {
+			return fmt.Errorf("%s.%s: a variant reaction cannot have variants of its own", key, v.name)
+		}
+		if err := v.r.validate(key+"."+v.name, evidenced); err != nil {
 			return err
 		}
 	}
@@ -309,7 +358,7 @@ type Catalogue struct{ list catalog.List[*Profile] }
 var ErrUnknown = catalog.ErrUnknown
 
 // order is the built-in profiles' display order (the README's matrix).
-var order = []string{"gmail", "proton", "outlook", "postfix-may", "postfix-encrypt", "postfix-dane", "postfix-verify", "exim", "sendmail"}
+var order = []string{"gmail", "proton", "outlook", "postfix-may", "postfix-encrypt", "postfix-dane", "postfix-verify", "postfix-mta-sts", "exim", "sendmail"}
 
 // Builtin returns the embedded profiles.
 func Builtin() (*Catalogue, error) { return Load(nil) }

@@ -39,3 +39,27 @@ func TestParseISODuration(t *testing.T) {
 		}
 	}
 }
+
+// TestMTASTSKnobs: the MTA-STS knobs fail at load with the key.
+func TestMTASTSKnobs(t *testing.T) {
+	base, err := builtinFS.ReadFile("builtin/postfix-mta-sts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, from, to, want string }{
+		{"unknown match", "mta_sts_match: certificate", "mta_sts_match: dns", "verify.mta_sts_match"},
+		{"unknown sni", "sni: mta-sts", "sni: sts", "sni"},
+		{"variant of a variant", "    sts:\n      outcome: deferred\n", "    sts:\n      dane: {outcome: deferred, message: x}\n      outcome: deferred\n", "variants of its own"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := strings.Replace(string(base), tc.from, tc.to, 1)
+			if text == string(base) {
+				t.Fatalf("%q is not in the profile", tc.from)
+			}
+			c := &Catalogue{}
+			if err := c.add("x.yaml", []byte(text)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}

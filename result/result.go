@@ -93,10 +93,36 @@ const (
 	TLSAInvalid Reason = "tlsa-invalid"
 	// Rejected: the MX refused the message with a 5xx reply.
 	Rejected Reason = "rejected"
+
+	// The MTA-STS failures (RFC 8461). A sender that does MTA-STS meets
+	// the first three while discovering the recipient domain's policy;
+	// without a cached policy each leaves the domain without one (RFC
+	// 8461 §3.3), so the sender carries on as it would for a domain
+	// that publishes none. The fourth ends the attempt under a policy in
+	// enforce mode (§5).
+
+	// STSPolicyFetchError: the _mta-sts TXT record names a policy that
+	// could not be fetched: no policy host, a connection or HTTP error,
+	// a status other than 200, a redirect, a body over the size bound,
+	// a timeout (RFC 8461 §3.3; RFC 8460 sts-policy-fetch-error).
+	STSPolicyFetchError Reason = "sts-policy-fetch-error"
+	// STSPolicyInvalid: the policy was fetched but is not a valid
+	// STSv1 policy (RFC 8461 §3.2; RFC 8460 sts-policy-invalid).
+	STSPolicyInvalid Reason = "sts-policy-invalid"
+	// STSWebPKIInvalid: the policy host's certificate is not PKIX-valid
+	// for mta-sts.<domain> (RFC 8461 §3.3; RFC 8460 sts-webpki-invalid).
+	STSWebPKIInvalid Reason = "sts-webpki-invalid"
+	// STSMXMismatch: a policy in enforce mode lists no mx pattern that
+	// matches the MX host (RFC 8461 §4.1), so the sender must not
+	// deliver there (§5). RFC 8460 has no result type of its own for
+	// it: it is a validation-failure (§4.3.2.3), which mox also reports
+	// with failure-reason-code "mtasts-policy-mx-mismatch".
+	STSMXMismatch Reason = "sts-mx-mismatch"
 )
 
 // Failures lists the failures, in the order a delivery meets them.
-var Failures = []Reason{DNSNXDomain, DNSServfail, DNSSECInvalid, ConnectRefused, Timeout, ConnectionLost, STARTTLSNotSupported, STARTTLSRefused,
+var Failures = []Reason{DNSNXDomain, DNSServfail, DNSSECInvalid, STSPolicyFetchError, STSPolicyInvalid, STSWebPKIInvalid, STSMXMismatch,
+	ConnectRefused, Timeout, ConnectionLost, STARTTLSNotSupported, STARTTLSRefused,
 	TLSAlert, HandshakeFailed, CertificateExpired, CertificateNotTrusted, CertificateHostMismatch, TLSAInvalid, Rejected}
 
 // Reasons that are not failures a profile reacts to.
@@ -120,16 +146,19 @@ func (r Reason) IsFailure() bool { return slices.Contains(Failures, r) }
 
 // RFC8460 is the TLS-RPT result type (RFC 8460 §4.3) a failure maps to,
 // or "" for failures TLS-RPT does not report (DNS of the MX itself, TCP,
-// SMTP replies). A TLS alert is a validation-failure: RFC 8460 §4.3.2.3
+// SMTP replies). An MX that an MTA-STS policy does not list is a
+// validation-failure too (RFC 8460 has no type for it). A TLS alert is a
+// validation-failure: RFC 8460 §4.3.2.3
 // keeps that type for "a general failure for a reason not matching a
 // category above".
 func (r Reason) RFC8460() string {
 	switch r {
-	case STARTTLSNotSupported, CertificateExpired, CertificateNotTrusted, CertificateHostMismatch, TLSAInvalid, DNSSECInvalid:
+	case STARTTLSNotSupported, CertificateExpired, CertificateNotTrusted, CertificateHostMismatch, TLSAInvalid, DNSSECInvalid,
+		STSPolicyFetchError, STSPolicyInvalid, STSWebPKIInvalid:
 		return string(r)
 	case STARTTLSRefused:
 		return string(STARTTLSNotSupported)
-	case TLSAlert, HandshakeFailed, ConnectionLost:
+	case TLSAlert, HandshakeFailed, ConnectionLost, STSMXMismatch:
 		return "validation-failure"
 	}
 	return ""

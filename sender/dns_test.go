@@ -39,6 +39,11 @@ func (f *fakeDNS) LookupTLSA(_ context.Context, host string, port int) ([]*dns.T
 	return f.tlsa, f.tlsaAD, f.tlsaErr
 }
 
+func (f *fakeDNS) LookupTXT(_ context.Context, name string) ([]string, bool, error) {
+	f.asked = append(f.asked, "TXT "+name)
+	return nil, false, nil
+}
+
 // closedPort is a loopback port where nothing listens: an attempt that
 // gets past DNS ends there with connect-refused.
 func closedPort(t *testing.T) int {

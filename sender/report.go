@@ -4,12 +4,15 @@
 //
 // One attempt, in order (Send):
 //  1. MX lookup, noting whether the answer was authenticated (AD);
-//  2. TLSA lookup where the profile does DANE (lookupTLSA);
+//  2. TLSA lookup where the profile does DANE (lookupDANE), then the
+//     MTA-STS policy and its MX check where it does MTA-STS (discoverSTS,
+//     RFC 8461; mtasts.go);
 //  3. a probing connection first, where the profile's real TLS stack offers
 //     anonymous suites Go cannot negotiate (probeAnonymous);
 //  4. TCP connect, banner, EHLO;
 //  5. STARTTLS and the handshake with the profile's SNI and versions;
-//  6. verification: PKIX against the given roots, DANE per RFC 7672;
+//  6. verification: PKIX against the given roots, DANE per RFC 7672, an
+//     MTA-STS policy's certificate check (RFC 8461 §4.2);
 //  7. the profile's reaction to what failed (profiles.Reaction), or the
 //     delivery itself;
 //  8. the outcome, its reason, what the sender does later, and its text.
@@ -32,6 +35,7 @@ type Report struct {
 	Steps      []Step           `json:"steps"`
 	TLS        *TLSReport       `json:"tls"`
 	DANE       DANEReport       `json:"dane"`
+	STS        STSReport        `json:"sts"`
 	Later      []profiles.Later `json:"later"`
 	Inferred   []Inference      `json:"inferred"`
 	Transcript []string         `json:"transcript"`
@@ -86,4 +90,55 @@ type Inference struct {
 	Step string `json:"step"`
 	What string `json:"what"`
 	Why  string `json:"why"`
+}
+
+// STSReport is the MTA-STS part of the attempt (RFC 8461): what was
+// discovered and how the policy was applied. It carries what an RFC 8460
+// report needs: the policy's text and mx patterns, and the failure the
+// policy met, whether enforced or only reported (testing).
+type STSReport struct {
+	// LookedUp: the profile does MTA-STS and the TXT record was asked
+	// for.
+	LookedUp bool `json:"looked_up"`
+	// Domain is the policy domain, the recipient's.
+	Domain string `json:"domain,omitempty"`
+	// TXT is the _mta-sts record found and ID its id; TXTError says why
+	// there is no usable record (a failed lookup, none, several, a
+	// syntax error: RFC 8461 §3.1 leaves the domain without a policy).
+	TXT      string `json:"txt,omitempty"`
+	ID       string `json:"id,omitempty"`
+	TXTError string `json:"txt_error,omitempty"`
+	// URL is where the policy was fetched from, "" when it was not.
+	URL string `json:"url,omitempty"`
+	// Fetched: the policy was fetched and parsed by this attempt.
+	Fetched bool `json:"fetched"`
+	// FetchError says why the fetch failed, and FetchFailure what it
+	// counts as: sts-policy-fetch-error, sts-policy-invalid or
+	// sts-webpki-invalid (RFC 8460 §4.3.2.2).
+	FetchError   string        `json:"fetch_error,omitempty"`
+	FetchFailure result.Reason `json:"fetch_failure,omitempty"`
+	// FromCache: the policy applied came from the sender's cache
+	// (Options.STSCache), not from this attempt's fetch.
+	FromCache bool `json:"from_cache,omitempty"`
+	// Policy is the applied policy's text, one line each (RFC 8460
+	// §4.4 policy-string); Mode, MX and MaxAge are its fields.
+	Policy []string `json:"policy,omitempty"`
+	Mode   STSMode  `json:"mode,omitempty"`
+	MX     []string `json:"mx,omitempty"`
+	MaxAge *int     `json:"max_age,omitempty"`
+	// MXMatched says whether the MX host matches an mx pattern (RFC
+	// 8461 §4.1), nil when no policy applied.
+	MXMatched *bool `json:"mx_matched,omitempty"`
+	// Certificate is the MX certificate's verdict under the policy (RFC
+	// 8461 §4.2): trusted, expired, not-trusted or host-mismatch; ""
+	// when no handshake completed under a policy.
+	Certificate string `json:"certificate,omitempty"`
+	// Failure is what failed the policy, enforced or only reported in
+	// testing mode: sts-mx-mismatch, starttls-not-supported,
+	// starttls-refused, tls-alert, tls-handshake-failed or a
+	// certificate-* reason; "" when nothing did.
+	Failure result.Reason `json:"failure,omitempty"`
+	// Result says in words what became of MTA-STS in this attempt: no
+	// policy, enforced, testing (reported only), or why it did not apply.
+	Result string `json:"result,omitempty"`
 }

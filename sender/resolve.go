@@ -25,6 +25,10 @@ type DNS interface {
 	// LookupTLSA returns the TLSA records at _port._tcp.host; an
 	// authenticated NXDOMAIN is no records, authenticated.
 	LookupTLSA(ctx context.Context, host string, port int) (rrs []*dns.TLSA, authenticated bool, err error)
+	// LookupTXT returns the TXT records at name, each record's strings
+	// joined into one (RFC 8461 §3.1 reads a record so); NXDOMAIN is no
+	// records, as for TLSA.
+	LookupTXT(ctx context.Context, name string) (txts []string, authenticated bool, err error)
 }
 
 var _ DNS = (*Resolver)(nil)
@@ -151,6 +155,22 @@ func (r *Resolver) LookupTLSA(ctx context.Context, host string, port int) ([]*dn
 	var out []*dns.TLSA
 	for _, rr := range a.rrs {
 		out = append(out, rr.(*dns.TLSA))
+	}
+	return out, a.ad, nil
+}
+
+// LookupTXT implements DNS.
+func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, bool, error) {
+	a, err := r.query(ctx, name, dns.TypeTXT)
+	if errors.Is(err, ErrNXDomain) {
+		return nil, a.ad, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var out []string
+	for _, rr := range a.rrs {
+		out = append(out, strings.Join(rr.(*dns.TXT).Txt, ""))
 	}
 	return out, a.ad, nil
 }

@@ -52,6 +52,15 @@ type Options struct {
 	Probe bool
 	// Now is the clock for certificate checks (nil: time.Now).
 	Now func() time.Time
+	// HTTPSAddrFor gives the address, host:port, at which to reach an
+	// MTA-STS policy host (mta-sts.<domain>); nil, or "" for a host,
+	// means the address the resolver gives and port 443 (RFC 8461 §3.3).
+	// The lab names its policy hosts' addresses in its manifest.
+	HTTPSAddrFor func(host string) string
+	// STSCache keeps MTA-STS policies from one attempt to the next, for
+	// profiles whose real sender caches them (RFC 8461 §3.3); nil: every
+	// attempt is the sender's first to the domain.
+	STSCache *STSCache
 }
 
 // ErrUsage marks bad input, such as an address that does not parse.
@@ -111,6 +120,10 @@ type attempt struct {
 	mxSecure bool
 	// addrSecure: the MX host's address answer was authenticated.
 	addrSecure bool
+	// sts is the MTA-STS policy applied to the MX (enforce or testing),
+	// nil for none; stsEnforce: it is in enforce mode (RFC 8461 §5).
+	sts        *STSPolicy
+	stsEnforce bool
 	// while is what the sender was doing, in Postfix's words
 	// (smtp_proto.c's "where"), for {while} in reaction messages.
 	while string
@@ -126,7 +139,13 @@ func (a *attempt) run(ctx context.Context) {
 	if a.p.Verify.DANE && !a.lookupDANE(ctx) {
 		return
 	}
-	if len(a.p.TLS.AnonymousSuites) > 0 && a.p.STARTTLS != profiles.Never {
+	if a.p.Verify.MTASTS && !a.discoverSTS(ctx) {
+		return
+	}
+	// Under an enforced MTA-STS policy the real stack verifies the
+	// certificate, so it offers no anonymous suites (Postfix's secure
+	// level excludes aNULL, postconf(5) smtp_tls_mandatory_exclude_ciphers).
+	if len(a.p.TLS.AnonymousSuites) > 0 && a.p.STARTTLS != profiles.Never && !a.stsEnforce {
 		a.probeAnonymous(ctx)
 	}
 	conn, ok := a.connect(ctx)
@@ -231,9 +250,10 @@ func (a *attempt) run(ctx context.Context) {
 // tlsRequired says whether missing STARTTLS is a failure: by policy
 // (Postfix encrypt), because the certificate must be verified, or because
 // usable authenticated TLSA records make TLS mandatory (RFC 7672 §2.2); a
-// DANE sender without them is opportunistic.
+// DANE sender without them is opportunistic; an enforced MTA-STS policy
+// requires TLS too (RFC 8461 §5).
 func (a *attempt) tlsRequired() bool {
-	return a.p.STARTTLS == profiles.Required || a.p.Verify.PKIX || len(a.tlsa) > 0
+	return a.p.STARTTLS == profiles.Required || a.p.Verify.PKIX || len(a.tlsa) > 0 || a.stsEnforce
 }
 
 // locate finds the host, its address and port; false when the attempt
@@ -377,6 +397,10 @@ func (a *attempt) sni() string {
 		return a.mx
 	case profiles.SNIDANE:
 		if len(a.tlsa) > 0 {
+			return a.mx
+		}
+	case profiles.SNIMTASTS:
+		if a.stsEnforce {
 			return a.mx
 		}
 	}
@@ -542,6 +566,9 @@ func (a *attempt) verify(tc *tls.Conn) bool {
 		step["dane"] = "failed: " + res.Detail
 		return a.react(result.TLSAInvalid, "")
 	}
+	if decided, goOn := a.verifySTS(chain); decided {
+		return goOn
+	}
 	switch pkix {
 	case "trusted":
 		return true
@@ -684,12 +711,16 @@ func (a *attempt) react(f result.Reason, reply string) bool {
 		a.reply = reply
 	}
 	a.rep.Transcript = append(a.rep.Transcript, "sender: "+string(f)+" -> "+string(r.Outcome))
+	a.stsFailure(f)
 	if r.Outcome == result.Delivered || r.Outcome == result.DeliveredPlaintext {
 		// The sender carries on; what it logs about it is part of the
-		// story, its final status comes with the delivery.
+		// story, its final status comes with the delivery, and what it
+		// says of later attempts stays (a failed MTA-STS fetch: what a
+		// cached policy would change).
 		if r.Message != "" {
 			a.rep.Transcript = append(a.rep.Transcript, "sender logs: "+a.render(r.Message))
 		}
+		a.rep.Later = append(a.rep.Later, r.Later...)
 		return true
 	}
 	a.finish(f, "")
@@ -697,13 +728,25 @@ func (a *attempt) react(f result.Reason, reply string) bool {
 }
 
 // reaction is the profile's reaction to f: its DANE variant where DANE
-// applies to the MX.
+// applies to the MX, its STS variant under an enforced MTA-STS policy.
 func (a *attempt) reaction(f result.Reason) profiles.Reaction {
-	r := a.p.On[f]
-	if r.DANE != nil && len(a.tlsa) > 0 {
-		return *r.DANE
+	if v := a.variant(f); v != nil {
+		return *v
 	}
-	return r
+	return a.p.On[f]
+}
+
+// variant is the variant of the profile's reaction to f that applies,
+// nil for none.
+func (a *attempt) variant(f result.Reason) *profiles.Reaction {
+	r := a.p.On[f]
+	switch {
+	case r.DANE != nil && len(a.tlsa) > 0:
+		return r.DANE
+	case r.STS != nil && a.stsEnforce:
+		return r.STS
+	}
+	return nil
 }
 
 // finish sets the outcome from the profile's reaction to f.
@@ -713,6 +756,11 @@ func (a *attempt) finish(f result.Reason, detail string) {
 	a.rep.Outcome, a.rep.Reason = r.Outcome, f
 	a.rep.Later = append(a.rep.Later, r.Later...)
 	a.setText(a.render(r.Message), "on."+string(f))
+	if v := a.variant(f); v != nil && v.Assumed != "" {
+		// A DANE or MTA-STS variant that says it is assumed: the key's
+		// evidence is about the sender's other words, not these.
+		a.rep.BounceTextSource = profiles.Reconstructed
+	}
 	if a.rep.BounceText == "" {
 		a.rep.BounceText, a.rep.BounceTextSource = detail, profiles.Observed
 	}

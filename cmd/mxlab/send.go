@@ -14,6 +14,7 @@ import (
 
 	"github.com/mxlab/mxlab/certs"
 	"github.com/mxlab/mxlab/lab"
+	"github.com/mxlab/mxlab/matrix"
 	"github.com/mxlab/mxlab/profiles"
 	"github.com/mxlab/mxlab/result"
 	"github.com/mxlab/mxlab/sender"
@@ -154,7 +155,7 @@ func labRoots(layout *lab.Layout) (*x509.CertPool, error) {
 }
 
 // useLab points an attempt at a running lab: its DNS, its CA (beside the
-// system roots) and its per-scenario ports.
+// system roots), its per-scenario ports and its MTA-STS policy hosts.
 func useLab(opts *sender.Options, layout *lab.Layout) error {
 	if err := labAnswers(layout); err != nil {
 		return err
@@ -166,6 +167,8 @@ func useLab(opts *sender.Options, layout *lab.Layout) error {
 	}
 	opts.Roots = roots
 	opts.PortFor = layout.PortFor
+	// The lab's MTA-STS policy hosts, where the manifest puts them.
+	opts.HTTPSAddrFor = matrix.PolicyHostAddr(layout)
 	return nil
 }
 
