@@ -65,6 +65,10 @@ declare -A EXPECT=(
   [proxied-a]=deferred
   [dnssec-bogus]=deferred
   [unsigned-zone]=sent
+  [mta-sts-mismatch]=sent
+  [mta-sts-testing]=sent
+  [mta-sts-bad-cert]=sent
+  [mta-sts-fetch-fail]=sent
 )
 
 die() { echo "test-my-exim: $*" >&2; exit 2; }

@@ -53,6 +53,10 @@ declare -A EXPECT=(
   [proxied-a]=deferred
   [dnssec-bogus]=sent
   [unsigned-zone]=sent
+  [mta-sts-mismatch]=sent
+  [mta-sts-testing]=sent
+  [mta-sts-bad-cert]=sent
+  [mta-sts-fetch-fail]=sent
 )
 
 die() { echo "test-my-postfix: $*" >&2; exit 2; }
