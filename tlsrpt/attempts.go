@@ -143,9 +143,8 @@ type PolicyFunc func(a *sender.Report) (p Policy, ok bool)
 // policyFuncs are asked in order; the first that finds a policy wins,
 // and an attempt none claims is no-policy-found. DANE comes first: a
 // sender that does both applies DANE where TLSA records exist and
-// MTA-STS only where they do not (RFC 8461 §2). MTA-STS is one more
-// entry here once the sender's report carries the policy it applied.
-var policyFuncs = []PolicyFunc{TLSAPolicy}
+// MTA-STS only where they do not (RFC 8461 §2).
+var policyFuncs = []PolicyFunc{TLSAPolicy, STSPolicy}
 
 // appliedPolicy is the policy of an attempt, with its domain set.
 func appliedPolicy(a *sender.Report) Policy {
@@ -177,6 +176,23 @@ func TLSAPolicy(a *sender.Report) (Policy, bool) {
 	return p, true
 }
 
+// STSPolicy is the MTA-STS policy of an attempt (RFC 8461): the policy
+// it applied, fetched or cached, whose lines are the policy string and
+// whose mx patterns are mx-host (RFC 8460 §4.5); or a policy the
+// _mta-sts record announced and the sender could not fetch or use, which
+// RFC 8460 reports under sts as sts-policy-fetch-error and the like
+// (§4.3.2.2), as Mail.ru's reports do (testdata/README.md).
+func STSPolicy(a *sender.Report) (Policy, bool) {
+	s := a.STS
+	switch {
+	case len(s.Policy) > 0 && s.Mode != sender.STSNone:
+		return Policy{Type: PolicySTS, String: slices.Clone(s.Policy), MXHost: MXHosts(slices.Clone(s.MX))}, true
+	case s.FetchFailure != "":
+		return Policy{Type: PolicySTS}, true
+	}
+	return Policy{}, false
+}
+
 // How an attempt counts (FromAttempts).
 type counted int
 
@@ -198,6 +214,15 @@ type verdict struct {
 func classify(a *sender.Report, pol PolicyType) verdict {
 	if t := a.Reason.RFC8460(); t != "" {
 		return verdict{failure, ResultType(t), reasonCode(a, a.Reason)}
+	}
+	if pol == PolicySTS {
+		// What failed the policy, enforced or only reported (testing
+		// mode, RFC 8461 §5), or its fetch.
+		for _, f := range []result.Reason{a.STS.FetchFailure, a.STS.Failure} {
+			if f.RFC8460() != "" {
+				return verdict{failure, ResultType(f.RFC8460()), reasonCode(a, f)}
+			}
+		}
 	}
 	carried := carriedOn(a)
 	switch {

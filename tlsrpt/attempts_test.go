@@ -81,7 +81,20 @@ func dayOfAttempts() []*sender.Report {
 	refused := attempt("h@x.connect-refused.mxlab.test", "mx.connect-refused.mxlab.test", "127.0.0.8", result.Deferred, result.ConnectRefused)
 	refused.Steps = refused.Steps[:3]
 
-	return []*sender.Report{sniReject, &sniReject2, &sniReject3, baseline, selfSigned, noStartTLS, starttls454, tlsaMismatch, nxdomain, refused}
+	// MTA-STS in testing mode: the MX is not listed; delivered all the
+	// same, and reported.
+	stsTesting := attempt("i@gmail.mta-sts-testing.mxlab.test", "mx.mta-sts-testing.mxlab.test", "127.0.0.9", result.Delivered, "",
+		ehlo("STARTTLS"))
+	stsTesting.STS = sender.STSReport{LookedUp: true, Fetched: true, Mode: sender.STSTesting,
+		Policy: []string{"version: STSv1", "mode: testing", "mx: elsewhere.mxlab.test", "max_age: 86400"},
+		MX:     []string{"elsewhere.mxlab.test"}, Failure: result.STSMXMismatch}
+	// The record is published, the policy host fails: no policy applies,
+	// the fetch error is reported under sts.
+	stsFetch := attempt("j@gmail.mta-sts-fetch-fail.mxlab.test", "mx.mta-sts-fetch-fail.mxlab.test", "127.0.0.10", result.Delivered, "",
+		ehlo("STARTTLS"))
+	stsFetch.STS = sender.STSReport{LookedUp: true, FetchError: "500 Internal Server Error", FetchFailure: result.STSPolicyFetchError}
+
+	return []*sender.Report{sniReject, &sniReject2, &sniReject3, baseline, selfSigned, noStartTLS, starttls454, tlsaMismatch, nxdomain, refused, stsTesting, stsFetch}
 }
 
 func TestFromAttemptsGolden(t *testing.T) {
@@ -136,6 +149,8 @@ func TestFromAttemptsCounts(t *testing.T) {
 		{"tlsa-mismatch/postfix-dane", all[7], PolicyTLSA, 0, 1, TLSAInvalid, "no TLSA record matches the chain", "mx.tlsa-mismatch.mxlab.test", "127.0.0.7", "mx.tlsa-mismatch.mxlab.test"},
 		{"nowhere/gmail", all[8], PolicyNone, 0, 0, "", "", "", "", ""},
 		{"connect-refused/gmail", all[9], PolicyNone, 0, 0, "", "", "", "", ""},
+		{"mta-sts-testing/gmail", all[10], PolicySTS, 0, 1, ValidationFailure, "sts-mx-mismatch", "mx.mta-sts-testing.mxlab.test", "127.0.0.9", "mx.mta-sts-testing.mxlab.test"},
+		{"mta-sts-fetch-fail/gmail", all[11], PolicySTS, 0, 1, STSPolicyFetchError, "", "mx.mta-sts-fetch-fail.mxlab.test", "127.0.0.10", "mx.mta-sts-fetch-fail.mxlab.test"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

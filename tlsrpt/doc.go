@@ -13,8 +13,9 @@
 // Writing one from the lab's sender ([FromAttempts]), per attempt:
 //  1. which policy applied: tlsa when the attempt found usable,
 //     authenticated TLSA records (or its TLSA lookup failed for a host of
-//     an authenticated MX, RFC 7672 §2.1.1), else no-policy-found
-//     (appliedPolicy; sts joins the same list);
+//     an authenticated MX, RFC 7672 §2.1.1), else sts when an MTA-STS
+//     policy applied or its fetch failed, else no-policy-found
+//     (appliedPolicy);
 //  2. whether the TLS session failed, and as what result type: the
 //     sender's reason through [result.Reason.RFC8460], or a failure the
 //     sender carried on past (classify);
