@@ -47,3 +47,28 @@ func expandNames(tmpls []string, mx, host, domain string) []string {
 	}
 	return out
 }
+
+// PolicyLeafSpec is the certificate of a scenario's MTA-STS policy host
+// host (mta-sts.<domain>), whose store name is name. RFC 8461 §3.3
+// requires it to be valid for that name and to chain to a trusted root:
+// policy: bad-cert signs it with the untrusted CA, so that the fetch
+// fails PKIX ("unable to get local issuer certificate") while the name
+// still matches. Scenarios without mta_sts, or with no-policy-host, have
+// no spec (ok false).
+func PolicyLeafSpec(sc *scenarios.Scenario, name, host string) (spec certs.LeafSpec, ok bool) {
+	if sc.MTASTS == nil || sc.MTASTS.Policy == scenarios.PolicyNoHost {
+		return certs.LeafSpec{}, false
+	}
+	spec = certs.LeafSpec{Name: name, DNSNames: []string{host}, Key: certs.ECDSAP256, Issuer: certs.IssuerCA}
+	if sc.MTASTS.Policy == scenarios.PolicyBadCert {
+		spec.Issuer = certs.IssuerUntrusted
+	}
+	return spec, true
+}
+
+// TLSRPTLeafSpec is the certificate of the lab's TLS-RPT endpoint host
+// (tlsrpt.<zone>): from the lab CA, as an "https:" rua needs one a
+// reporting sender trusts (RFC 8460 §5.4: HTTPS transport).
+func TLSRPTLeafSpec(host string) certs.LeafSpec {
+	return certs.LeafSpec{Name: "tlsrpt.endpoint", DNSNames: []string{host}, Key: certs.ECDSAP256, Issuer: certs.IssuerCA}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
 	"github.com/mxlab/mxlab/server"
+	"github.com/mxlab/mxlab/tlsrpt"
 )
 
 // Defaults of a lab started with no configuration.
@@ -106,6 +107,11 @@ type Config struct {
 	// Limits bound recipients, errors, message size and connections
 	// (zero values: each scenario's imitated server's defaults).
 	Limits server.Limits
+	// TLSRPT keeps the TLS-RPT reports POSTed to the lab's endpoint
+	// (Layout.TLSRPT); nil: the lab keeps its own. Reports mailed to the
+	// endpoint's mailbox reach the same store through MailedReports,
+	// installed as Messages' msgstore.Config.OnDeliver.
+	TLSRPT *tlsrpt.Store
 	// Logger receives the lab's log; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
@@ -126,6 +132,9 @@ type Lab struct {
 	sessions *server.SessionLog
 	accepted *server.AcceptedLog
 	store    *certs.Store
+	https    *httpsServer
+	sockets  *httpsListeners
+	reports  *tlsrpt.Store
 	wg       sync.WaitGroup
 	errs     chan error
 	once     sync.Once
@@ -219,12 +228,19 @@ func Plan(cfg Config) (*Layout, error) {
 	layout := &Layout{Zone: p.cfg.Zone, DNS: p.cfg.DNS, CACert: p.store.CAPath(),
 		DNSSEC: p.cfg.DNSSEC, TrustAnchor: newTrustAnchor(p.keys, p.cfg.Zone)}
 	zone := p.newZone()
+	hp, err := p.cfg.Addressing.planHTTPS(p.selected, p.addrs)
+	if err != nil {
+		return nil, configError(err)
+	}
 	for i, sc := range p.selected {
 		site, err := l.site(sc, p.cfg, p.seed, p.addrs[i], zone)
 		if err != nil {
 			return nil, configError(err)
 		}
 		layout.Scenarios = append(layout.Scenarios, site)
+	}
+	if err := l.addHTTPSSites(layout, hp, p.cfg, zone); err != nil {
+		return nil, configError(err)
 	}
 	return layout, nil
 }
@@ -238,7 +254,10 @@ func Start(cfg Config) (_ *Lab, err error) {
 		return nil, configError(err)
 	}
 	cfg, selected, seed, store, addrs := p.cfg, p.selected, p.seed, p.store, p.addrs
-	l := &Lab{store: store, messages: cfg.Messages, errs: make(chan error, len(selected)+2)}
+	if cfg.TLSRPT == nil {
+		cfg.TLSRPT = &tlsrpt.Store{Now: cfg.Now}
+	}
+	l := &Lab{store: store, messages: cfg.Messages, reports: cfg.TLSRPT, errs: make(chan error, 2*len(selected)+3)}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -278,6 +297,13 @@ func Start(cfg Config) (_ *Lab, err error) {
 		// Every scenario's TLSA is also published at the switchboard's
 		// port: a DANE client sent to [MX]:PORT looks up _PORT._tcp.MX.
 		cfg.switchboardPort = sbLn.Addr().(*net.TCPAddr).AddrPort().Port()
+	}
+	hp, err := cfg.Addressing.planHTTPS(selected, addrs)
+	if err != nil {
+		return nil, configError(err)
+	}
+	if l.sockets, err = hp.bind(); err != nil {
+		return nil, err
 	}
 
 	sessionsPath := cfg.SessionsFile
@@ -324,6 +350,9 @@ func Start(cfg Config) (_ *Lab, err error) {
 		}
 		layout.Scenarios = append(layout.Scenarios, site)
 	}
+	if err := l.addHTTPSSites(layout, hp, cfg, zone); err != nil {
+		return nil, configError(err)
+	}
 	extra, err := dnslab.ParseRecords(cfg.Zone+".", cfg.Records, DNSTTL)
 	if err != nil {
 		return nil, configError(err)
@@ -355,6 +384,9 @@ func Start(cfg Config) (_ *Lab, err error) {
 				l.fail(err)
 			}
 		}()
+	}
+	if err := l.serveHTTPS(layout, cfg.Logger); err != nil {
+		return nil, err
 	}
 	if sbLn != nil {
 		initial := cfg.SwitchboardScenario
@@ -506,6 +538,11 @@ func (l *Lab) CA() *certs.Store { return l.store }
 // Messages returns the message store (nil when messages are discarded).
 func (l *Lab) Messages() *msgstore.Store { return l.messages }
 
+// TLSRPT returns the store of the TLS-RPT reports POSTed to the lab's
+// endpoint (and mailed to its mailbox, see MailedReports): Config.TLSRPT,
+// or the lab's own.
+func (l *Lab) TLSRPT() *tlsrpt.Store { return l.reports }
+
 // Switchboard returns the switchboard (nil when the lab has none).
 func (l *Lab) Switchboard() *server.Switchboard { return l.switches }
 
@@ -553,7 +590,13 @@ func (l *Lab) Close() error {
 		for _, s := range l.servers {
 			errs = append(errs, s.Close())
 		}
+		if l.https != nil {
+			errs = append(errs, l.https.srv.Close())
+		}
 		l.wg.Wait()
+		if l.sockets != nil {
+			l.sockets.close()
+		}
 		if l.dns != nil {
 			errs = append(errs, l.dns.Close())
 		}

@@ -93,6 +93,8 @@ type Site struct {
 	addr      netip.AddrPort
 	published netip.Addr // what the DNS publishes for the MX (addr's, or Advertise)
 	leaf      *certs.Leaf
+	// policyLeaf is the MTA-STS policy host's certificate (nil for none).
+	policyLeaf *certs.Leaf
 }
 
 // TLSARecord is one published TLSA record.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/mxlab/mxlab/certs"
 	"github.com/mxlab/mxlab/dnslab"
 	"github.com/mxlab/mxlab/scenarios"
 )
@@ -53,9 +54,9 @@ type TLSRPTEndpoint struct {
 	// Address is the HTTPS listener (host:port) that serves URL.
 	Address string `json:"address"`
 	// URL is the rua= "https:" URI reports are POSTed to (RFC 8460 §3,
-	// §5.3).
+	// §5.4).
 	URL string `json:"url"`
-	// Mailbox is the rua= "mailto:" address (RFC 8460 §3, §5.2):
+	// Mailbox is the rua= "mailto:" address (RFC 8460 §3, §5.3):
 	// reports mailed to it, through any scenario's SMTP listener, are
 	// parsed into the same store as those POSTed.
 	Mailbox string `json:"mailbox"`
@@ -63,6 +64,7 @@ type TLSRPTEndpoint struct {
 	CertPath string `json:"cert"`
 
 	addr netip.AddrPort
+	leaf *certs.Leaf
 }
 
 // Names and paths fixed by the RFCs.
@@ -180,6 +182,71 @@ func addLines(zone *dnslab.Zone, lines []string) error {
 			return fmt.Errorf("dns record %q: %w", line, err)
 		}
 		zone.Add(rr)
+	}
+	return nil
+}
+
+// addSTS gives a site its MTA-STS policy host at addr and its TLS-RPT
+// record naming ep, and publishes them.
+func (l *Lab) addSTS(site *Site, cfg Config, addr netip.AddrPort, ep *TLSRPTEndpoint, zone *dnslab.Zone) error {
+	sc := site.scenario
+	if len(sc.TLSRPT) > 0 {
+		site.TLSRPT = tlsrptTXT(sc.TLSRPT, ep)
+	}
+	var published netip.Addr
+	if m := sc.MTASTS; m != nil {
+		host := policyHostName(site.Domain)
+		p := &PolicyHost{
+			Host: host, Address: addr.String(), URL: "https://" + host + stsPolicyPath, TXT: stsTXT(m),
+			Mode: m.Mode, Fault: m.Policy, Policy: stsPolicy(m, site.MX, site.Domain), addr: addr,
+		}
+		if spec, ok := PolicyLeafSpec(sc, "mta-sts."+sc.Name, host); ok {
+			leaf, err := l.store.Leaf(spec)
+			if err != nil {
+				return fmt.Errorf("lab: scenario %s: mta-sts: %w", sc.Name, err)
+			}
+			site.policyLeaf, p.CertPath = leaf, leaf.CertPath
+		}
+		site.MTASTS = p
+		var err error
+		if published, err = cfg.Addressing.published(addr.Addr()); err != nil {
+			return err
+		}
+	}
+	if err := addSTSRecords(zone, site, published); err != nil {
+		return fmt.Errorf("lab: scenario %s: %w", sc.Name, err)
+	}
+	return nil
+}
+
+// addHTTPSSites places the report endpoint and every site's policy host
+// as hp planned them, issues their certificates and publishes their
+// records.
+func (l *Lab) addHTTPSSites(layout *Layout, hp *httpsPlan, cfg Config, zone *dnslab.Zone) error {
+	var ep *TLSRPTEndpoint
+	if hp.tlsrpt.IsValid() {
+		ep = newTLSRPTEndpoint(cfg.Zone, hp.tlsrpt)
+		leaf, err := l.store.Leaf(TLSRPTLeafSpec(ep.Host))
+		if err != nil {
+			return fmt.Errorf("lab: tlsrpt: %w", err)
+		}
+		ep.leaf, ep.CertPath = leaf, leaf.CertPath
+		layout.TLSRPT = ep
+	}
+	for i, site := range layout.Scenarios {
+		if err := l.addSTS(site, cfg, hp.policy[i], ep, zone); err != nil {
+			return err
+		}
+	}
+	if ep == nil {
+		return nil
+	}
+	published, err := cfg.Addressing.published(ep.addr.Addr())
+	if err != nil {
+		return err
+	}
+	if err := addTLSRPTRecords(zone, ep, published, layout.Scenarios); err != nil {
+		return fmt.Errorf("lab: tlsrpt: %w", err)
 	}
 	return nil
 }
