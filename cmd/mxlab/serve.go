@@ -24,6 +24,7 @@ import (
 	"github.com/mxlab/mxlab/metrics"
 	"github.com/mxlab/mxlab/msgstore"
 	"github.com/mxlab/mxlab/scenarios"
+	"github.com/mxlab/mxlab/tlsrpt"
 	"github.com/mxlab/mxlab/web"
 )
 
@@ -133,12 +134,23 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 		names = append(names, sc.Name)
 	}
 	m := metrics.New(names)
+	// TLS-RPT reports (RFC 8460) come POSTed to the lab's endpoint and
+	// mailed to its mailbox: one store for both, listed by the API.
+	lc.TLSRPT = &tlsrpt.Store{}
+	var mailed func(msgstore.Message)
+	onDeliver := func(msg msgstore.Message) {
+		m.Message(msg)
+		mailed(msg)
+	}
 	if lc.Messages, err = msgstore.Open(msgstore.Config{
 		Spool: cfg.Spool, MaxMessages: cfg.Store.MaxMessages, MaxBytes: cfg.Store.MaxBytes,
-		Logger: logger, OnDeliver: m.Message,
+		Logger: logger, OnDeliver: onDeliver,
 	}); err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
+	mailed = lab.MailedReports(lc.Zone, lc.TLSRPT, lc.Messages.Raw, func(msg msgstore.Message, err error) {
+		logger.Warn("a message to the TLS-RPT mailbox is no report", "message", msg.ID, "err", err)
+	})
 	// Catch Ctrl-C and SIGTERM before the manifest can appear: a signal
 	// sent as soon as a script sees it must stop the lab cleanly (files
 	// closed, records flushed), not kill it with the default action.
@@ -156,7 +168,7 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	defer stopMetrics()
 	if apiLn != nil {
 		srv := &http.Server{
-			Handler:           api.New(api.Config{Lab: l, Token: cfg.APIToken, Metrics: m.Handler(), UI: web.Handler(), Logger: logger}),
+			Handler:           api.New(api.Config{Lab: l, Token: cfg.APIToken, Metrics: m.Handler(), UI: web.Handler(), Logger: logger, TLSRPT: l.TLSRPT()}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		}

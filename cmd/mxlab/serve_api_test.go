@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -332,4 +333,94 @@ func TestServeListenerErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q lacks %q", tt.extra, code, errOut, tt.stderr)
 		}
 	}
+}
+
+// TestServeTakesTLSRPTReports: a report POSTed by curl to the lab's
+// TLS-RPT endpoint and one mailed to its mailbox both show in the API
+// (issue 13).
+func TestServeTakesTLSRPTReports(t *testing.T) {
+	curl := realpeer.Need(t, realpeer.Curl)
+	// A scenario that publishes _smtp._tls: the lab serves the endpoint.
+	p := startServe(t, warmState(t), "--scenario", "mta-sts-mismatch")
+	ep := p.layout.TLSRPT
+	if ep == nil {
+		t.Fatal("the manifest has no tlsrpt endpoint")
+	}
+	host, port, err := net.SplitHostPort(ep.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := realpeer.Run(t, realpeer.Cmd{Path: curl, Args: []string{"-sS", "--fail", "--cacert", p.layout.CACert,
+		"--resolve", ep.Host + ":" + port + ":" + host, "-H", "Content-Type: application/tlsrpt+json",
+		"--data-binary", "@../../tlsrpt/testdata/rfc8460-appendix-b.json", strings.Replace(ep.URL, ep.Host+"/", ep.Host+":"+port+"/", 1)},
+		Timeout: 30 * time.Second})
+	if run.Code != 0 {
+		t.Fatalf("curl: exit %d: %s", run.Code, run.Stderr)
+	}
+	// The same kind of report by mail: Google's, readdressed to the lab.
+	raw, err := os.ReadFile("../../tlsrpt/testdata/google-no-policy-found.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := strings.Replace(string(raw), "To: dmarcreports@cardinalhealth.com", "To: "+ep.Mailbox, 1)
+	site, err := p.layout.Site("baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mailPlain(site.SMTP, "noreply-smtp-tls-reporting@google.com", ep.Mailbox, msg); err != nil {
+		t.Fatalf("mailing the report: %v", err)
+	}
+	var got struct {
+		Reports []struct {
+			Via    string `json:"via"`
+			Report struct {
+				Org string `json:"organization-name"`
+			} `json:"report"`
+		} `json:"reports"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code := p.get(t, "/api/v1/tlsrpt", &got); code != 200 {
+			t.Fatalf("GET /api/v1/tlsrpt: %d", code)
+		}
+		if len(got.Reports) >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	vias := map[string]string{}
+	for _, r := range got.Reports {
+		vias[r.Via] = r.Report.Org
+	}
+	if vias["https"] != "Company-X" || vias["mailto"] != "Google Inc." {
+		t.Errorf("reports %+v: want one by https and Google's by mailto", got)
+	}
+}
+
+// mailPlain delivers one message without STARTTLS (net/smtp's SendMail
+// would verify the lab's certificate against the system's roots).
+func mailPlain(addr, from, to, msg string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("reporter.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }
