@@ -21,6 +21,32 @@ import (
 // (postfix-<level>).
 var levels = []string{"may", "encrypt", "dane", "verify"}
 
+// levelSetups say how a level that is no smtp_tls_security_level value
+// is set up (fidelity_mtasts_test.go: mta-sts, whose profile is
+// postfix-mta-sts); a level without one is Postfix's own, set per
+// recipient domain in the texthash policy map (postfixInstance.configure).
+var levelSetups = map[string]levelSetup{}
+
+// levelSetup is how one level runs.
+type levelSetup struct {
+	// main are main.cf settings written after the instance's own, where
+	// the last definition of a parameter wins (postconf(5)).
+	main []string
+	// domains gives the recipient domain of the level's cell at a site
+	// and the prediction's recipient (nil: cellDomain's defaults).
+	domains func(site *lab.Site) (domain, predTo string)
+}
+
+// cellDomains are the recipient domain of a level's cell at a site and
+// the prediction's recipient: by default <level>.<domain> and
+// rcpt@pred-<level>.<domain>, so that no two cells share a destination.
+func cellDomains(level string, site *lab.Site) (domain, predTo string) {
+	if s, ok := levelSetups[level]; ok && s.domains != nil {
+		return s.domains(site)
+	}
+	return level + "." + site.Domain, "rcpt@pred-" + level + "." + site.Domain
+}
+
 // mxScenarios are the scenarios an MTA delivers to: every MX scenario
 // of the built-in catalogue (submission is not an MX), in catalogue
 // order, so that a new scenario file is measured with no Go change.
@@ -52,6 +78,8 @@ type cell struct {
 	// destination after a failure, so cells never share one
 	// (docs/interop-recipe.md §8.11).
 	domain string
+	// predTo is the prediction's recipient (cellDomains).
+	predTo string
 	pred   *sender.Report
 	// attempts are Postfix's delivery attempts of the cell's message, in
 	// the order of its queue id's status= lines (Attempts).
@@ -122,7 +150,8 @@ func fidelityPostfix(t *testing.T, w *world, tools postfixTools, levels []string
 			if err != nil {
 				t.Fatal(err)
 			}
-			cells = append(cells, &cell{level: level, scenario: name, site: site, domain: level + "." + site.Domain})
+			domain, predTo := cellDomains(level, site)
+			cells = append(cells, &cell{level: level, scenario: name, site: site, domain: domain, predTo: predTo})
 		}
 	}
 
@@ -143,6 +172,7 @@ func fidelityPostfix(t *testing.T, w *world, tools postfixTools, levels []string
 				rcpts = append(rcpts, c.rcpt())
 			}
 		}
+		pf.main = levelSetups[level].main
 		r := pf.deliver(t, level, policy, rcpts, func(ds []Delivery) bool {
 			assignAttempts(lc, ds)
 			for _, c := range lc {
@@ -188,8 +218,8 @@ func fidelityPostfix(t *testing.T, w *world, tools postfixTools, levels []string
 }
 
 // predict runs `mxlab send --profile postfix-<level>` for every cell
-// inside the namespace, a few at a time, to its own recipient domain
-// (pred-<level>.<scenario domain>).
+// inside the namespace, a few at a time, to its own recipient (predTo:
+// by default at pred-<level>.<scenario domain>).
 func predict(t *testing.T, w *world, cells []*cell) {
 	t.Helper()
 	var wg sync.WaitGroup
@@ -201,7 +231,7 @@ func predict(t *testing.T, w *world, cells []*cell) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			to := "rcpt@pred-" + c.level + "." + c.site.Domain
+			to := c.predTo
 			stdout, stderr, code, err := w.command(60*time.Second, "", append([]string{w.bin, "send", "--lab", w.manifest,
 				"--profile", c.profile(), "--to", to, "--format", "json"}, w.sendArgs...)...)
 			switch {

@@ -84,6 +84,9 @@ type postfixInstance struct {
 	w                           *world
 	tools                       postfixTools
 	dir, etc, spool, data, logs string
+	// main are settings written at the end of main.cf, after the ones
+	// below, so that they win (levelSetup.main).
+	main []string
 }
 
 // masterCF is master.cf with the chroot column n everywhere: a chrooted
@@ -224,6 +227,7 @@ func (p *postfixInstance) writeMain(t *testing.T, name string, b backoff) {
 	// directory, one delivery per connection) are compose.yaml's
 	// Postfix's too: one file, read by both.
 	main = append(main, labClientSettings(t)...)
+	main = append(main, p.main...)
 	// main.cf takes no trailing comments: a '#' after a value would be
 	// part of it (§4).
 	p.write(t, "main.cf", strings.Join(main, "\n")+"\n")

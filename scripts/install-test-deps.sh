@@ -52,6 +52,10 @@ need knot-dnsutils -- has kdig
 need iproute2 -- has ip
 need util-linux -- has unshare
 need postfix -- has posttls-finger
+# postfix-mta-sts-resolver: the MTA-STS policy service (mta-sts-daemon)
+# of the MTA-STS fidelity test; policy-rc.d (below) keeps its service from
+# starting. Checked by loading its Python modules, as internal/realpeer does.
+need postfix-mta-sts-resolver -- mta-sts-daemon --help
 need chromium -- has chromium
 need curl -- has curl
 need jq -- has jq

@@ -55,7 +55,12 @@ var (
 	PostfixSendmail = Peer{Name: "sendmail", Packages: []string{"postfix"}, Dirs: []string{"/usr/sbin"}}
 	// PostfixMaster is the daemon a private Postfix instance runs.
 	PostfixMaster = Peer{Name: "master", Packages: []string{"postfix"}, Dirs: []string{"/usr/lib/postfix/sbin"}}
-	Unshare       = Peer{Name: "unshare", Packages: []string{"util-linux"}}
+	// MTASTSDaemon is Debian's postfix-mta-sts-resolver: the socketmap
+	// service that gives Postfix each domain's MTA-STS policy (RFC 8461).
+	// The probe loads its Python modules (aiohttp, aiodns), which a
+	// half-installed package lacks.
+	MTASTSDaemon = Peer{Name: "mta-sts-daemon", Packages: []string{"postfix-mta-sts-resolver"}, Probe: mtaSTSDaemonLoads}
+	Unshare      = Peer{Name: "unshare", Packages: []string{"util-linux"}}
 	// Chromium is the real browser of the web UI's tests (driven
 	// headless through the DevTools protocol).
 	Chromium = Peer{Name: "chromium", Packages: []string{"chromium"}}
@@ -169,6 +174,18 @@ func swaksTLS(path string) error {
 		}
 	}
 	return fmt.Errorf("swaks --support did not list TLS: %q", out)
+}
+
+// mtaSTSDaemonLoads runs `mta-sts-daemon --help`, which imports the
+// daemon's modules before it prints its usage.
+func mtaSTSDaemonLoads(path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--help").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--config") {
+		return fmt.Errorf("mta-sts-daemon --help: %v: %q", err, out)
+	}
+	return nil
 }
 
 // NeedRoot is for tests that must be root (network namespaces, a private
