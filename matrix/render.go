@@ -69,7 +69,8 @@ func (r *Result) WriteText(w io.Writer, markdown bool) {
 	fmt.Fprintln(w, "\nok: delivered over TLS; plain: delivered in plaintext; aN: TLS alert N received; anon*: inferred anonymous TLS;")
 	fmt.Fprintln(w, "dane: DANE-verified; tlsa: TLSA mismatch; no-tls: STARTTLS not offered; refused: STARTTLS refused (454);")
 	fmt.Fprintln(w, "untrusted, name, expired: certificate not trusted, for another name, expired; handshake: handshake failed without an alert;")
-	fmt.Fprintln(w, "lost: connection lost; dnssec: TLSA lookup failed below a secure MX (reasons: result/result.go)")
+	fmt.Fprintln(w, "lost: connection lost; dnssec: TLSA lookup failed below a secure MX; sts-mx, sts-policy, sts-fetch, sts-webpki: MTA-STS")
+	fmt.Fprintln(w, "(the MX not in the policy, a bad policy, a failed policy fetch, the policy host's certificate); reasons: result/result.go")
 	fmt.Fprintln(w, "?: no evidenced expectation (unverified); !: differs from the evidenced expectation")
 	fmt.Fprintln(w)
 	for _, sc := range r.Scenarios {
@@ -101,4 +102,8 @@ var shortReasons = map[result.Reason]string{
 	result.HandshakeFailed:         "handshake",
 	result.ConnectionLost:          "lost",
 	result.DNSSECInvalid:           "dnssec",
+	result.STSMXMismatch:           "sts-mx",
+	result.STSPolicyInvalid:        "sts-policy",
+	result.STSPolicyFetchError:     "sts-fetch",
+	result.STSWebPKIInvalid:        "sts-webpki",
 }

@@ -103,6 +103,10 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 			fmt.Fprintf(w, "    where DANE applies: %s\n", r.DANE.Outcome)
 			showReaction(w, *r.DANE, p.TextProvenance("on."+k), "      ")
 		}
+		if r.STS != nil {
+			fmt.Fprintf(w, "    under an enforced MTA-STS policy: %s\n", r.STS.Outcome)
+			showReaction(w, *r.STS, p.TextProvenance("on."+k), "      ")
+		}
 		fmt.Fprintf(w, "    evidence: %s\n", ev("on."+k))
 	}
 	if u := p.Unconfirmed(); len(u) > 0 {
