@@ -102,6 +102,13 @@ func TestMTASTSRecords(t *testing.T) {
 			if got := txtOf(t, lay.DNS, "_smtp._tls."+s.Domain); got != want.rpt {
 				t.Errorf("_smtp._tls.%s TXT = %q, want %q", s.Domain, got, want.rpt)
 			}
+			// And as a real resolver tool shows them (issue 13: dig).
+			if want.txt != "" {
+				digTXT(t, lay.DNS, "_mta-sts."+s.Domain, want.txt)
+			}
+			if want.rpt != "" {
+				digTXT(t, lay.DNS, "_smtp._tls."+s.Domain, want.rpt)
+			}
 			if s.TLSRPT != want.rpt {
 				t.Errorf("manifest tls_rpt = %q, want %q", s.TLSRPT, want.rpt)
 			}
@@ -394,5 +401,20 @@ func TestMTASTSClosed(t *testing.T) {
 			continue
 		}
 		ln.Close()
+	}
+}
+
+// digTXT asks the lab's DNS with Debian's dig and checks the TXT record it
+// prints (+short: the strings, quoted).
+func digTXT(t *testing.T, server, name, want string) {
+	t.Helper()
+	dig := realpeer.Need(t, realpeer.Dig)
+	host, port, err := net.SplitHostPort(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := realpeer.Run(t, realpeer.Cmd{Path: dig, Args: []string{"+short", "+tries=1", "+time=5", "-p", port, "@" + host, name, "TXT"}})
+	if got := strings.TrimSpace(r.Stdout); r.Code != 0 || got != `"`+want+`"` {
+		t.Errorf("dig %s TXT: exit %d, %q; want %q", name, r.Code, got, `"`+want+`"`)
 	}
 }
