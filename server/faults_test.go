@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,9 +64,12 @@ func TestFaultPoints(t *testing.T) {
 		{"close after 220 (drop-after-220)", scenarios.Fault{At: scenarios.AtTLSReady, Do: scenarios.DoClose}, func(t *testing.T, ts *testServer) {
 			d := ts.greeted(t)
 			d.Cmd("STARTTLS", 220)
+			// EOF, or a reset when the ClientHello reached the lab before
+			// it closed (unread data makes close(2) send RST, tcp(7)),
+			// as with a real server that does this.
 			err := d.StartTLS(&tls.Config{InsecureSkipVerify: true})
-			if err == nil || !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "EOF") {
-				t.Errorf("handshake after 220: %v, want EOF", err)
+			if err == nil || !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "EOF") && !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("handshake after 220: %v, want EOF or a reset", err)
 			}
 		}, EndClosedByLab},
 		{"reset at RCPT", scenarios.Fault{At: scenarios.AtRCPT, Do: scenarios.DoReset}, func(t *testing.T, ts *testServer) {
