@@ -94,3 +94,27 @@ func TestREADMEScenarios(t *testing.T) {
 		t.Errorf("README: scenario table row %s is no built-in scenario", name)
 	}
 }
+
+// TestREADMEScenarioExample: the README's example scenario file loads as
+// it is, beside the built-in ones (its knobs are real, its port free).
+func TestREADMEScenarioExample(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "```yaml\nname: old-tls\n")
+	if start < 0 {
+		t.Fatal("README: no example scenario (```yaml\\nname: old-tls)")
+	}
+	body := text[start+len("```yaml\n"):]
+	body = body[:strings.Index(body, "```")]
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/old-tls.yaml", []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := mxlab(t, "scenarios", "--scenario-dir", dir, "old-tls")
+	if code != 0 || !strings.Contains(out, "old-tls") {
+		t.Errorf("the README's example scenario does not load: exit %d\n%s%s", code, out, errOut)
+	}
+}
