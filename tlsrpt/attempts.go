@@ -212,6 +212,11 @@ type verdict struct {
 
 // classify says how an attempt counts under a policy type.
 func classify(a *sender.Report, pol PolicyType) verdict {
+	if a.Reason == result.ConnectionLost && a.TLS == nil {
+		// Lost before any TLS was tried (no greeting: proxied-a): a
+		// TCP or SMTP failure, which RFC 8460 §4.3 does not cover.
+		return verdict{count: neither}
+	}
 	if t := a.Reason.RFC8460(); t != "" {
 		return verdict{failure, ResultType(t), reasonCode(a, a.Reason)}
 	}
@@ -244,6 +249,8 @@ func classify(a *sender.Report, pol PolicyType) verdict {
 // sender may reach past a failure it tolerated, depend on that failure.
 func CountsAs(r result.Reason) string {
 	switch {
+	case r == result.ConnectionLost:
+		return "failure once a TLS handshake was tried; neither when lost before (no greeting)"
 	case r.RFC8460() != "":
 		return "failure"
 	case r == "", r == result.DANEVerified, r == result.AnonymousTLS:

@@ -211,3 +211,20 @@ func TestFromAttemptsEmpty(t *testing.T) {
 		t.Errorf("a report of no attempts: %v\n%s", err, b)
 	}
 }
+
+// TestConnectionLostBeforeTLS: a connection lost before any TLS was tried
+// (proxied-a: no greeting) is no TLS failure; lost during the handshake
+// or after it, it is one (validation-failure).
+func TestConnectionLostBeforeTLS(t *testing.T) {
+	before := attempt("a@x.proxied-a.mxlab.test", "mx.proxied-a.mxlab.test", "127.0.0.15", result.Deferred, result.ConnectionLost)
+	after := attempt("b@x.baseline.mxlab.test", "mx.baseline.mxlab.test", "127.0.0.2", result.Deferred, result.ConnectionLost,
+		ehlo("STARTTLS"), sender.Step{"step": "starttls", "reply": "220 2.0.0 Ready to start TLS"})
+	after.TLS = &sender.TLSReport{}
+	rep := FromAttempts("o", "c@example.test", dayStart, dayEnd, []*sender.Report{before, after})
+	if len(rep.Policies) != 1 || rep.Policies[0].Policy.Domain != "x.baseline.mxlab.test" {
+		t.Fatalf("policies %+v: want only the attempt that lost TLS", rep.Policies)
+	}
+	if d := rep.Policies[0].FailureDetails; len(d) != 1 || d[0].ResultType != "validation-failure" {
+		t.Errorf("failure details %+v", d)
+	}
+}
