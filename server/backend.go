@@ -62,9 +62,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 // Data takes a message and, when the lab keeps messages, stores it
 // before returning: go-smtp writes the 250 only after Data returns, so a
-// message acknowledged is a message stored (fsynced with a spool).
+// message acknowledged is a message stored (fsynced with a spool). The
+// wire layer read the body (conn.keepBody); go-smtp's reader holds only
+// the end-of-data line.
 func (s *session) Data(r io.Reader) error {
-	body, err := io.ReadAll(r)
+	body, err := s.front.takeBody(r)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,10 @@ package server
 import (
 	"crypto/tls"
 	"net"
+	"strings"
 	"testing"
+
+	"github.com/mxlab/mxlab/internal/smtpexpect"
 )
 
 // BenchmarkSessionPlain is one whole plaintext delivery through the wire
@@ -16,6 +19,26 @@ func BenchmarkSessionPlain(b *testing.B) {
 		d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
 		d.Cmd("DATA", 354)
 		d.Cmd("Subject: x\r\n\r\nbody\r\n.", 250)
+		d.Cmd("QUIT", 221)
+		d.Conn.Close()
+	}
+}
+
+// BenchmarkSessionPlain10K is the session Postfix's smtp-source sends
+// with -l 10240 (issue 14's plaintext figure): HELO, one message of 10
+// KiB in 80-byte lines, QUIT. Its body used to cross the pipe to go-smtp
+// line by line, with a deadline each.
+func BenchmarkSessionPlain10K(b *testing.B) {
+	ts := startScenario(b, "baseline", nil)
+	body := "Subject: x\r\n\r\n" + strings.Repeat(strings.Repeat("La ", 26)+"\r\n", 128) + "."
+	for b.Loop() {
+		d := smtpexpect.Dial(b, ts.addr)
+		d.Expect(220)
+		d.Cmd("HELO client.example", 250)
+		d.Cmd("MAIL FROM:<a@client.example>", 250)
+		d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
+		d.Cmd("DATA", 354)
+		d.Cmd(body, 250)
 		d.Cmd("QUIT", 221)
 		d.Conn.Close()
 	}

@@ -235,7 +235,7 @@ func (c *conn) refuseData(f *scenarios.Fault) (EndReason, bool) {
 	if err := c.flush(); err != nil {
 		return c.endFromError(err), true
 	}
-	if err := c.readBody(func([]byte) error { return nil }); err != nil {
+	if err := c.readBody(nil); err != nil {
 		return c.endFromError(err), true
 	}
 	if _, _, err := c.roundTrip("RSET\r\n"); err != nil {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"github.com/mxlab/mxlab/scenarios"
 )
 
@@ -56,7 +58,10 @@ type conn struct {
 	// chose for the transaction (faults.go).
 	dataRule   string
 	dataDelay  time.Duration
-	resetByLab bool // a fault closes with RST: no close_notify
+	body       []byte // the DATA body read, dot-stuffing undone
+	bodyHeld   bool   // body holds the message go-smtp's Data is taking
+	bodyOver   bool   // the body went past the size limit
+	resetByLab bool   // a fault closes with RST: no close_notify
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -425,10 +430,18 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 			if err := c.flush(); err != nil {
 				return c.endFromError(err), true
 			}
-			if err := c.readBody(c.toBackend); err != nil {
+			// The body stays in the wire layer: go-smtp gets only the
+			// end-of-data line and Data takes the body from c.body.
+			// Relaying it line by line through the pipe cost most of a
+			// plaintext session (issue 14's profile).
+			c.body, c.bodyOver = nil, false
+			if err := c.readBody(c.keepBody); err != nil {
 				return c.endFromError(err), true
 			}
-			if code, lines, err = c.backendReply(); err != nil {
+			c.bodyHeld = true
+			code, lines, err = c.roundTrip(".\r\n")
+			c.bodyHeld, c.body = false, nil
+			if err != nil {
 				return c.backendGone(err)
 			}
 			if err := c.slowData(); err != nil {
@@ -550,30 +563,76 @@ func (c *conn) relayAuth(arg string, code int, lines []string) (EndReason, bool)
 	return "", false
 }
 
-// readBody passes the DATA body to sink (go-smtp, or nowhere) up to and
-// including the lone "." line (RFC 5321 §4.1.1.4).
-func (c *conn) readBody(sink func([]byte) error) error {
+// readBody passes the DATA body to sink (nil: nowhere) up to the lone
+// "." line (RFC 5321 §4.1.1.4), which it does not pass. A chunk is a
+// line or, for a line longer than the buffer, part of one; lineStart
+// says whether it begins a line.
+func (c *conn) readBody(sink func(chunk []byte, lineStart bool)) error {
 	atLineStart := true
 	var size int64
 	defer func() {
 		c.step(Step{From: FromClient, Kind: StepBody, Text: fmt.Sprintf("%d bytes", size), Size: size, TLS: c.tls != nil})
 	}()
 	for {
-		c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
+		c.armRead(c.srv.cfg.Timeouts.Command)
 		chunk, err := c.br.ReadSlice('\n')
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return err
 		}
-		end := atLineStart && (bytes.Equal(chunk, []byte(".\r\n")) || bytes.Equal(chunk, []byte(".\n")))
 		size += int64(len(chunk))
-		if werr := sink(chunk); werr != nil {
-			return werr
-		}
-		if end {
+		if atLineStart && (bytes.Equal(chunk, []byte(".\r\n")) || bytes.Equal(chunk, []byte(".\n"))) {
 			return nil
+		}
+		if sink != nil {
+			sink(chunk, atLineStart)
 		}
 		atLineStart = err == nil // a full buffer ends mid-line
 	}
+}
+
+// keepBody collects the message for Data with its dot-stuffing undone
+// (RFC 5321 §4.5.2: a leading dot is removed, as go-smtp's dataReader
+// and net/textproto do). Past the size limit it only notes that the
+// message is too big: memory stays bounded by the limit.
+func (c *conn) keepBody(chunk []byte, lineStart bool) {
+	if lineStart && chunk[0] == '.' {
+		chunk = chunk[1:]
+	}
+	if l := c.srv.cfg.Limits.MessageBytes; l > 0 && int64(len(c.body)+len(chunk)) > l {
+		c.bodyOver = true
+		return
+	}
+	c.body = append(c.body, chunk...)
+}
+
+// takeBody is the message go-smtp's Data is taking: the body the wire
+// layer read for DATA, or r's content for BDAT (go-smtp joins the
+// chunks). Past the size limit it is go-smtp's own error, which the wire
+// layer answers in the dialect's words.
+func (c *conn) takeBody(r io.Reader) ([]byte, error) {
+	// go-smtp calls Data as soon as it sends 354: only once r is read to
+	// its end has the wire layer said which body it is.
+	own, err := io.ReadAll(r)
+	if err != nil || !c.bodyHeld {
+		return own, err
+	}
+	if c.bodyOver {
+		return nil, smtp.ErrDataTooLarge
+	}
+	return c.body, nil
+}
+
+// armRead sets the read deadline before a read that may wait on the
+// network: when the buffer already holds a whole line, the next
+// ReadSlice does not read, and a deadline per body line cost as much as
+// the line (issue 14's profile).
+func (c *conn) armRead(timeout time.Duration) {
+	if n := c.br.Buffered(); n > 0 {
+		if buf, _ := c.br.Peek(n); bytes.IndexByte(buf, '\n') >= 0 {
+			return
+		}
+	}
+	c.client.SetReadDeadline(time.Now().Add(timeout))
 }
 
 // discardChunk reads a chunk go-smtp will not read.
