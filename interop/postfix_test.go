@@ -287,7 +287,9 @@ func (p *postfixInstance) deliver(t *testing.T, name string, policy map[string]s
 	// `postfix start` and its checks (§8.9).
 	argv := []string{p.tools.master, "-c", p.etc, "-w"}
 	if out, code := p.w.nsRun(t, 20*time.Second, "", argv...); code != 0 {
-		t.Fatalf("interop: %s exit %d: %s", strings.Join(argv, " "), code, out)
+		// master -w says nothing on stderr; its reason is in the maillog.
+		logged, _ := os.ReadFile(r.log)
+		t.Fatalf("interop: %s exit %d: %s\nmaillog %s:\n%s", strings.Join(argv, " "), code, out, r.log, logged)
 	}
 	pid := p.masterPID(t)
 	p.w.pids.remember(t, pid, argv)

@@ -85,7 +85,6 @@ func newConn(s *Server, nc net.Conn, via string) *conn {
 	c := &conn{
 		srv: s, raw: nc, client: nc,
 		br:     bufio.NewReaderSize(nc, 4096),
-		bw:     bufio.NewWriterSize(nc, 4096),
 		counts: newCounts(),
 		ctx:    ctx, cancel: cancel,
 	}
@@ -150,18 +149,11 @@ func (c *conn) run() EndReason {
 	if c.refused {
 		return c.refuse()
 	}
-	mine, theirs := net.Pipe()
-	c.back, c.backBR = mine, bufio.NewReader(mine)
-	defer mine.Close()
-	if err := c.srv.backends.hand(c.ctx, &backendConn{Conn: theirs, front: c}); err != nil {
-		return EndClosedByLab
-	}
-	// go-smtp greets first; the imitated banner replaces its greeting.
-	c.armBackend()
-	if _, _, err := c.backendReply(); err != nil {
-		c.note("backend greeting: %v", err)
-		return EndClosedByLab
-	}
+	defer func() {
+		if c.back != nil {
+			c.back.Close()
+		}
+	}()
 	if end, done, ok := c.fault(scenarios.AtConnect); done {
 		return end
 	} else if !ok {
@@ -298,8 +290,9 @@ func (c *conn) unknownLimit() (EndReason, bool) {
 // every secret replaced by ***.
 func (c *conn) writeHiding(lines []string, secrets ...string) {
 	for _, l := range lines {
-		c.bw.WriteString(l)
-		c.bw.WriteString("\r\n")
+		bw := c.out()
+		bw.WriteString(l)
+		bw.WriteString("\r\n")
 		for _, s := range secrets {
 			if s != "" {
 				l = strings.ReplaceAll(l, s, "***")
@@ -374,6 +367,23 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		c.write(c.limitReply(scenarios.ReplyTooManyRecipients, vars{arg: arg, line: line, addr: angleAddr(arg)}))
 		return "", false
 	}
+	if verb == "QUIT" {
+		// go-smtp has nothing to add: its 221 was always replaced, and
+		// closing the pipe ends its side. One round trip fewer.
+		c.count(verb, true)
+		// finish sends the 221 once the record is written.
+		c.write(c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyQuit, vars{arg: arg, line: line}, []string{"221 2.0.0 Bye"}))
+		return EndQuit, true
+	}
+	if c.back == nil && c.helo != "" && verb != "HELO" && verb != "EHLO" {
+		// go-smtp's side restarted after STARTTLS and wants a greeting
+		// before MAIL; the client gave one before TLS, and the imitated
+		// servers do not ask for another (Postfix: smtpd_helo_required
+		// = no). go-smtp hears it again; the client sees nothing.
+		if _, _, err := c.roundTrip("EHLO " + c.helo + "\r\n"); err != nil {
+			return c.backendGone(err)
+		}
+	}
 	if f := c.dotFault(); verb == "DATA" && f != nil && c.rcpts > 0 {
 		// The message will be refused: go-smtp must not take it.
 		return c.refuseData(f)
@@ -418,11 +428,6 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		if code < 300 {
 			lines = c.dialectLines(d, scenarios.Reply(strings.ToLower(verb)), v, lines)
 		}
-	case "QUIT":
-		c.count(verb, true)
-		// finish sends the 221 once the record is written.
-		c.write(c.dialectLines(d, scenarios.ReplyQuit, v, lines))
-		return EndQuit, true
 	case "AUTH":
 		return c.relayAuth(arg, code, lines)
 	case "DATA":
@@ -482,6 +487,9 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 		chunked = err == nil
 	}
 	forward := chunked && (len(fields) == 1 || len(fields) == 2 && strings.EqualFold(fields[1], "LAST"))
+	if err := c.startBackend(); err != nil {
+		return c.backendGone(err)
+	}
 	c.armBackend()
 	if err := c.toBackend([]byte(line + "\r\n")); err != nil {
 		return c.backendGone(err)
@@ -732,15 +740,47 @@ func (c *conn) reply(lines []string) int {
 
 func (c *conn) write(lines []string) {
 	for _, l := range lines {
-		c.bw.WriteString(l)
-		c.bw.WriteString("\r\n")
+		bw := c.out()
+		bw.WriteString(l)
+		bw.WriteString("\r\n")
 		c.lineStep(FromServer, l)
 	}
 }
 
+// writers hold replies while they wait to be flushed.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+
+// out is the buffered writer for replies, taken from the pool while
+// replies wait and given back once they are flushed: an idle session
+// holds none (issue 14: memory per idle connection).
+func (c *conn) out() *bufio.Writer {
+	if c.bw == nil {
+		c.bw = writers.Get().(*bufio.Writer)
+		c.bw.Reset(c.client)
+	}
+	return c.bw
+}
+
+// flush sends the replies waiting. After an error the session ends; the
+// writer goes back to the pool all the same.
 func (c *conn) flush() error {
+	if c.bw == nil {
+		return nil
+	}
 	c.client.SetWriteDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
-	return c.bw.Flush()
+	err := c.bw.Flush()
+	c.releaseWriter()
+	return err
+}
+
+// releaseWriter gives the writer back to the pool, dropping anything it
+// still holds.
+func (c *conn) releaseWriter() {
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writers.Put(c.bw)
+		c.bw = nil
+	}
 }
 
 // flushIfIdle sends queued replies unless a whole next command is
@@ -792,8 +832,44 @@ func (c *conn) readLine(timeout time.Duration) (string, error) {
 	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
+// startBackend starts go-smtp's side of the session at the first command
+// it must see: an idle connection (a client that has the banner and
+// says nothing yet, a load test's pool) holds no pipe, no go-smtp
+// goroutine and none of its buffers (issue 14: memory per idle
+// connection). go-smtp greets first; the imitated banner replaced that.
+func (c *conn) startBackend() error {
+	if c.back != nil {
+		return nil
+	}
+	mine, theirs := net.Pipe()
+	// go-smtp's replies are short lines, read whole by ReadString.
+	c.back, c.backBR = mine, bufio.NewReaderSize(mine, 512)
+	if err := c.srv.backends.hand(c.ctx, &backendConn{Conn: theirs, front: c}); err != nil {
+		return err
+	}
+	c.armBackend()
+	if _, _, err := c.backendReply(); err != nil {
+		return fmt.Errorf("greeting: %w", err)
+	}
+	return nil
+}
+
+// stopBackend ends go-smtp's side of the session; the next command
+// starts a new one. After STARTTLS the server forgets what the client
+// said (RFC 3207 §4.2), and an idle TLS session then holds no go-smtp
+// goroutine or buffers (issue 14: memory per idle TLS connection).
+func (c *conn) stopBackend() {
+	if c.back != nil {
+		c.back.Close()
+		c.back, c.backBR = nil, nil
+	}
+}
+
 // roundTrip sends one line to go-smtp and reads its reply.
 func (c *conn) roundTrip(line string) (int, []string, error) {
+	if err := c.startBackend(); err != nil {
+		return 0, nil, err
+	}
 	c.armBackend()
 	if err := c.toBackend([]byte(line)); err != nil {
 		return 0, nil, err
@@ -836,7 +912,8 @@ func (c *conn) backendReply() (int, []string, error) {
 // backendGone ends a session whose go-smtp side closed (it does after
 // too many errors) or failed.
 func (c *conn) backendGone(err error) (EndReason, bool) {
-	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+	// net.ErrClosed: the lab is shutting down (pipeListener.hand).
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, net.ErrClosed) {
 		c.note("backend: %v", err)
 	}
 	_ = c.flush()
@@ -894,6 +971,7 @@ func (c *conn) finish(end EndReason) {
 			_ = c.tls.CloseWrite()
 		}
 		c.raw.Close()
+		c.releaseWriter()
 		c.srv.cfg.Logger.Info(c.logLine())
 	})
 }

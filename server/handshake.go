@@ -57,6 +57,8 @@ func (c *conn) startTLS() (EndReason, bool) {
 	if !ok {
 		return end, true
 	}
+	c.stopBackend()
+	c.resetTransaction()
 	if end, done, _ := c.fault(scenarios.AtHandshake); done {
 		return end, true
 	}
@@ -132,7 +134,7 @@ func (c *conn) handshake() (EndReason, bool) {
 	tc := tls.Server(rc, c.srv.tls)
 	ctx, cancel := context.WithDeadline(c.ctx, deadline)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := handshakeAside(ctx, tc); err != nil {
 		return c.handshakeFailed(err, rc), false
 	}
 	c.raw.SetDeadline(time.Time{})
@@ -141,7 +143,7 @@ func (c *conn) handshake() (EndReason, bool) {
 	c.tls = tc
 	c.client = tc
 	c.br.Reset(tc)
-	c.bw.Reset(tc)
+	c.releaseWriter() // the 220 went out before the handshake
 	c.rec.TLS = &TLSState{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), SNI: st.ServerName}
 	if st.CurveID != 0 {
 		c.rec.TLS.Group = tlsname.Group(uint16(st.CurveID))
@@ -299,6 +301,9 @@ func (r *replayConn) Read(p []byte) (int, error) {
 	if len(r.pending) > 0 {
 		n := copy(p, r.pending)
 		r.pending = r.pending[n:]
+		if len(r.pending) == 0 {
+			r.pending = nil // the session keeps the connection, not the ClientHello
+		}
 		return n, nil
 	}
 	n, err := r.Conn.Read(p)
@@ -320,4 +325,15 @@ func (r *replayConn) Write(p []byte) (int, error) {
 	n, err := r.Conn.Write(p)
 	r.seen(FromServer, p[:n])
 	return n, err
+}
+
+// handshakeAside runs the handshake on a goroutine of its own: the
+// signature and key exchange grow a stack to tens of KiB, and the
+// session's goroutine would keep that stack while the session idles; a
+// goroutine that ends gives it back (issue 14: memory per idle TLS
+// connection).
+func handshakeAside(ctx context.Context, tc *tls.Conn) error {
+	done := make(chan error, 1)
+	go func() { done <- tc.HandshakeContext(ctx) }()
+	return <-done
 }
