@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
-# Benchmarks, with the machine they ran on. The lab's figures have no peer
-# to compare with yet (the SMTP throughput ratio against Postfix's
-# smtp-sink comes with the fidelity suite); they are reported as is.
+# make bench: issue 14's figures, each a ratio against a peer measured in
+# the same run, with the machine they ran on. Installs the peers from
+# Debian first (Postfix's smtp-sink and smtp-source, aiosmtpd); the bare
+# TLS server and the same-bytes alert server are built here
+# (bench/mxbench). Every load goes past 10,000 sessions per server and
+# round, in 5 alternating rounds, in a private network namespace.
+#
+#   ROUNDS=5 SESSIONS=12000 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+rounds=${ROUNDS:-5}
+sessions=${SESSIONS:-12000}
+./scripts/install-test-deps.sh bench
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
 echo "go: $(go version)"
-go test -run '^$' -bench . -benchmem ./lab ./dnslab ./server
-# The wire layer's cost against bare crypto/tls, measured in the same run.
-go test -run '^$' -bench 'STARTTLSLab|HandshakeBareTLS' -count 5 ./server | awk '
-  /^BenchmarkSTARTTLSLab/ {lab += $3; nl++}
-  /^BenchmarkHandshakeBareTLS/ {bare += $3; nb++}
-  END { if (nl && nb) printf "ratio: STARTTLS through the lab / bare crypto/tls handshake = %.2f (%.0f / %.0f ns)\n", (lab/nl)/(bare/nb), lab/nl, bare/nb }'
-# Memory per idle plaintext session of the real `mxlab serve`: RSS growth
-# over 1,000 connections past their banner (issue 14's target: 16 KiB).
-go test -count=1 -run '^TestIdleConnectionMemory$' -v ./cmd/mxlab | grep -o 'idle plaintext sessions: .*'
-# Plaintext throughput against Postfix's smtp-sink (issue 14's first
-# figure), when Debian's postfix package provides smtp-sink and smtp-source.
-if command -v smtp-sink >/dev/null && command -v smtp-source >/dev/null; then
-  bench/sink.sh | grep -v '^sess='
-else
-  echo "sink ratio: skipped (smtp-sink and smtp-source are in Debian's postfix package)"
-fi
+echo
+echo "### Plaintext sink (smtp-source -s 50 -l 10240, one message per session)"
+bench/sink.sh "$rounds" "$sessions"
+echo
+echo "### STARTTLS and alert sessions"
+bench/tls.sh "$rounds" "$sessions"
+echo
+echo "### Memory per idle session (RSS growth of mxlab serve / connections)"
+go test -count=1 -run '^TestIdleConnectionMemory$' -v ./cmd/mxlab | grep -o 'idle sessions .*'
+echo
+echo "### In-process benchmarks (go test -bench; one change, one benchmark)"
+go test -run '^$' -bench 'SessionPlain|STARTTLSLab|HandshakeBareTLS|Alert|SessionLogAdd' -benchmem -count 1 ./server | grep '^Benchmark'

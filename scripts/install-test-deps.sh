@@ -36,6 +36,15 @@ cc_links() (
 swaks_tls() { swaks --support 2>&1 | grep -q '^=== TLS supported'; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 
+# `install-test-deps.sh bench`: only the benchmark harness's peers
+# (make bench): Postfix's smtp-sink and smtp-source, aiosmtpd, and the
+# namespace tools.
+if [ "${1:-test}" = bench ]; then
+  need postfix -- has smtp-sink
+  need python3-aiosmtpd -- /usr/bin/python3 -c 'import aiosmtpd'
+  need iproute2 -- has ip
+  need util-linux -- has unshare
+else
 need gcc libc6-dev -- cc_links
 need openssl -- has openssl
 need gnutls-bin -- has gnutls-serv
@@ -69,6 +78,7 @@ need m4 -- has m4
 for lib in libdb5.3 libldap-2.5-0 liblockfile1 libnsl2 libsasl2-2 libsasl2-modules libwrap0 libgnutls-dane0 libidn12 libidn2-0 libpcre2-8-0 procps; do
   need "$lib" -- installed "$lib"
 done
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-test-deps: everything is installed"
@@ -100,8 +110,10 @@ apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${mis
 # compiler that does not link, swaks without TLS) must stop here, not in
 # the middle of the suite.
 missing=()
-need gcc libc6-dev -- cc_links
-need swaks libnet-ssleay-perl -- swaks_tls
+if [ "${1:-test}" != bench ]; then
+  need gcc libc6-dev -- cc_links
+  need swaks libnet-ssleay-perl -- swaks_tls
+fi
 if [ ${#missing[@]} -ne 0 ]; then
   echo "install-test-deps: still not working after install: ${missing[*]}" >&2
   exit 1
