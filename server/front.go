@@ -84,10 +84,11 @@ func newConn(s *Server, nc net.Conn, via string) *conn {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeouts.Session)
 	c := &conn{
 		srv: s, raw: nc, client: nc,
-		br:     bufio.NewReaderSize(nc, 4096),
+		br:     readers.Get().(*bufio.Reader),
 		counts: newCounts(),
 		ctx:    ctx, cancel: cancel,
 	}
+	c.br.Reset(nc)
 	c.rec = Record{
 		ID:       s.cfg.Sessions.newID(),
 		Scenario: s.cfg.Scenario.Name,
@@ -118,6 +119,7 @@ func (c *conn) aborted() bool {
 
 // serve runs the session to its end and records it.
 func (c *conn) serve() {
+	defer c.releaseReader()
 	defer c.srv.forget(c)
 	c.transcript = c.srv.cfg.Sessions.start(c.rec)
 	stop := context.AfterFunc(c.ctx, c.abort)
@@ -440,13 +442,17 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 			// end-of-data line and Data takes the body from c.body.
 			// Relaying it line by line through the pipe cost most of a
 			// plaintext session (issue 14's profile).
-			c.body, c.bodyOver = nil, false
-			if err := c.readBody(c.keepBody); err != nil {
-				return c.endFromError(err), true
+			buf := bodies.Get().(*[]byte)
+			c.body, c.bodyOver = (*buf)[:0], false
+			readErr := c.readBody(c.keepBody)
+			if readErr == nil {
+				c.bodyHeld = true
+				code, lines, err = c.roundTrip(".\r\n")
 			}
-			c.bodyHeld = true
-			code, lines, err = c.roundTrip(".\r\n")
-			c.bodyHeld, c.body = false, nil
+			c.releaseBody(buf)
+			if readErr != nil {
+				return c.endFromError(readErr), true
+			}
 			if err != nil {
 				return c.backendGone(err)
 			}
@@ -615,6 +621,24 @@ func (c *conn) keepBody(chunk []byte, lineStart bool) {
 	c.body = append(c.body, chunk...)
 }
 
+// bodies are the buffers DATA bodies are read into: a 10 KiB message
+// read into a new slice cost 43 KiB of allocations as it grew.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody: a larger buffer (a message near the size limit) is left
+// to the garbage collector rather than kept in the pool.
+const maxPooledBody = 1 << 20
+
+// releaseBody gives the body's buffer back once Data is done with it;
+// the store keeps a copy (msgstore.Store.Deliver).
+func (c *conn) releaseBody(buf *[]byte) {
+	if cap(c.body) <= maxPooledBody {
+		*buf = c.body[:0]
+		bodies.Put(buf)
+	}
+	c.bodyHeld, c.body = false, nil
+}
+
 // takeBody is the message go-smtp's Data is taking: the body the wire
 // layer read for DATA, or r's content for BDAT (go-smtp joins the
 // chunks). Past the size limit it is go-smtp's own error, which the wire
@@ -745,6 +769,16 @@ func (c *conn) write(lines []string) {
 		bw.WriteString("\r\n")
 		c.lineStep(FromServer, l)
 	}
+}
+
+// readers read the client's commands; a session takes one for its life.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// releaseReader gives the session's reader back once it has ended.
+func (c *conn) releaseReader() {
+	c.br.Reset(nil)
+	readers.Put(c.br)
+	c.br = nil
 }
 
 // writers hold replies while they wait to be flushed.
