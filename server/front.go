@@ -377,11 +377,24 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		c.write(c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyQuit, vars{arg: arg, line: line}, []string{"221 2.0.0 Bye"}))
 		return EndQuit, true
 	}
+	if verb == "EHLO" && c.back == nil && arg != "" {
+		// go-smtp would answer 250 (handleGreet: any non-empty domain)
+		// and its reply is replaced by the dialect's: the wire layer
+		// answers, and go-smtp hears the greeting when a command needs
+		// it (below). A TLS session then starts go-smtp only after
+		// STARTTLS, and an alert scenario never does.
+		c.resetTransaction()
+		c.helo = firstField(arg)
+		c.count(verb, true)
+		c.write(c.ehloLines())
+		return "", false
+	}
 	if c.back == nil && c.helo != "" && verb != "HELO" && verb != "EHLO" {
-		// go-smtp's side restarted after STARTTLS and wants a greeting
-		// before MAIL; the client gave one before TLS, and the imitated
-		// servers do not ask for another (Postfix: smtpd_helo_required
-		// = no). go-smtp hears it again; the client sees nothing.
+		// go-smtp's side has not heard the client's EHLO (answered
+		// above, or given before STARTTLS) and wants one before MAIL;
+		// the imitated servers do not ask again (Postfix:
+		// smtpd_helo_required = no). go-smtp hears it; the client sees
+		// nothing.
 		if _, _, err := c.roundTrip("EHLO " + c.helo + "\r\n"); err != nil {
 			return c.backendGone(err)
 		}
