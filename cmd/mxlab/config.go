@@ -239,11 +239,23 @@ var mapstructureTypeRE = regexp.MustCompile(`'([^']+)' expected type '([^']+)', 
 // ("'timeouts.command' time: missing unit in duration").
 var mapstructureDurationRE = regexp.MustCompile(`'([^']+)' time: `)
 
+// mapstructureListRE is a scalar where a list is wanted ("'scenarios'
+// source data must be an array or slice, got int").
+var mapstructureListRE = regexp.MustCompile(`'([^']+)' source data must be an array or slice`)
+
+// mapstructureSectionRE is a scalar where a section is wanted
+// ("'timeouts' expected a map or struct, got \"int\"").
+var mapstructureSectionRE = regexp.MustCompile(`'([^']+)' expected a map or struct`)
+
 // typeWords are Go's types in the words a config file's author uses.
 var typeWords = map[string]string{
 	"int": "a whole number", "int64": "a whole number", "uint16": "a port number",
 	"bool": "true or false", "string": "text", "time.Duration": "a duration such as 30s or 5m",
 	"[]string": "a list", "map[string]string": "a mapping of names to values",
+	// a scenario written inline under scenarios: (FuzzConfig found the
+	// Go type in "scenarios:\n  - 00").
+	"map[string]interface {}":   "a scenario (a mapping of keys to values)",
+	"[]map[string]interface {}": "a list of scenarios",
 }
 
 // decodeError says where a value of the wrong type came from: a flag, an
@@ -254,12 +266,18 @@ func decodeError(err error, path string, flags *pflag.FlagSet) string {
 		key, want, value = m[1], m[2], m[4]
 	} else if m := mapstructureDurationRE.FindStringSubmatch(err.Error()); m != nil {
 		key, want = m[1], "time.Duration"
+	} else if m := mapstructureListRE.FindStringSubmatch(err.Error()); m != nil {
+		key, want = m[1], "a list"
+	} else if m := mapstructureSectionRE.FindStringSubmatch(err.Error()); m != nil {
+		key, want = m[1], "a section of keys"
 	} else {
 		where := "configuration"
 		if path != "" {
 			where = "config " + path
 		}
-		return where + ": " + strings.ReplaceAll(err.Error(), "\n", " ")
+		// Any other decoder message, without the decoder's preamble.
+		msg := strings.TrimSpace(strings.TrimPrefix(err.Error(), "decoding failed due to the following error(s):"))
+		return where + ": " + strings.Join(strings.Fields(msg), " ")
 	}
 	if w, ok := typeWords[want]; ok {
 		want = w

@@ -90,6 +90,9 @@ func TestConfigErrors(t *testing.T) {
 		{"not yaml", write("c.yaml", "zone: [\n"), "c.yaml"},
 		{"bad scenario", write("d.yaml", "scenarios:\n  - name: x\n    summary: y\n    imitates: qmail\n"), `d.yaml: scenarios[0]: imitates: unknown name "qmail"`},
 		{"missing file", filepath.Join(dir, "nope.yaml"), "nope.yaml"},
+		// Found by FuzzConfig: Go's types and mapstructure's words.
+		{"scenario not a mapping", write("f.yaml", "scenarios:\n  - 00\n"), `f.yaml: scenarios[0]: want a scenario (a mapping of keys to values)`},
+		{"scenarios not a list", write("g.yaml", "scenarios: 7\n"), `g.yaml: line 1: scenarios: "7" is not a list`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
