@@ -106,6 +106,11 @@ echo client.lab.test > /etc/mailname
 rm -rf /etc/exim4; cp -a ` + filepath.Join(root, "etc/exim4") + ` /etc/exim4
 # The rewrite rules of Debian's configuration read it (exim4-config ships it).
 cp ` + filepath.Join(root, "etc/email-addresses") + ` /etc/email-addresses
+# The lab's CA is a public CA in the lab's world, as Postfix's
+# smtp_tls_CAfile makes it (postfix/lab-client.cf) and mxlab send --lab
+# trusts it: Exim's default tls_verify_certificates is the system trust
+# store, Debian's bundle. Exim's CV= then says yes where PKIX holds.
+cat ` + w.layout.CACert + ` >> /etc/ssl/certs/ca-certificates.crt
 cat > /etc/exim4/update-exim4.conf.conf <<'EOF'
 ` + conf + `EOF
 cat > /etc/exim4/exim4.conf.localmacros <<'EOF'

@@ -406,6 +406,11 @@ func (r *mtaRun) sessionsOf(c *mtaCell, first bool) []server.Record {
 // (outcome, the profile's message found in the attempt's log lines, the
 // SNI the lab saw) and, where the profile predicts a later attempt, with
 // the retry (outcome only) or says why there was none.
+// wordForWord are the MTAs whose predicted texts must equal their log
+// lines after Normalize, with no "..." (sendmail's still carry some:
+// its relay= shortening and verify= are not predicted yet).
+var wordForWord = map[string]bool{"Exim": true}
+
 func compareMTA(r *mtaRun, c *mtaCell, mta string) []Cell {
 	var first *mtaAttempt
 	if len(c.attempts) > 0 {
@@ -426,6 +431,11 @@ func compareMTA(r *mtaRun, c *mtaCell, mta string) []Cell {
 		}
 	}
 	out.Diffs = mtaDiffs(out.Predicted, out.Observed, msg, found)
+	if wordForWord[mta] && strings.Contains(out.Predicted.Status, "...") {
+		// Issue 15: the texts send predicts equal what the MTA logs;
+		// only the lab's own reply (withoutReply) may stay open.
+		out.Diffs = append(out.Diffs, fmt.Sprintf("the prediction leaves a part open (...): %q", out.Predicted.Status))
+	}
 	out.Diffs = append(out.Diffs, mtaLabAgrees(mta, c, first, recs)...)
 	cells := []Cell{out}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/mxlab/mxlab/internal/catalog"
 	"github.com/mxlab/mxlab/internal/strictyaml"
 	"github.com/mxlab/mxlab/result"
+	"github.com/mxlab/mxlab/tlsname"
 )
 
 // Profile is how one sending MTA delivers.
@@ -103,6 +104,10 @@ type TLSOffer struct {
 	// and Go's crypto/tls cannot negotiate, as hex ids ("00a7"); the
 	// sender probes whether the server would pick one.
 	AnonymousSuites []string `yaml:"anonymous_suites" json:"anonymous_suites,omitempty"`
+	// Groups are the key exchange groups the real stack offers, by IANA
+	// name, where they decide what a server picks (GnuTLS 3.7 offers no
+	// X25519MLKEM768, which Go offers first). Empty: Go's defaults.
+	Groups []string `yaml:"groups" json:"groups,omitempty"`
 }
 
 // Verification is what a sender checks about the server's certificate.
@@ -221,7 +226,8 @@ func ParseISODuration(s string) (time.Duration, error) {
 var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
 // messagePlaceholders are what reaction messages may use (sender.render).
-var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "mx_short", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3"}
+var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "mx_short", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3",
+	"gnutls_session", "exim_cv", "peer_dn", "exim_k"}
 
 func (p *Profile) validate() error {
 	if !catalog.NameRE.MatchString(p.Name) {
@@ -251,6 +257,11 @@ func (p *Profile) validate() error {
 	for i, id := range p.TLS.AnonymousSuites {
 		if !regexp.MustCompile(`^[0-9a-f]{4}$`).MatchString(id) {
 			return fmt.Errorf("tls.anonymous_suites[%d]: %q is not a 4-digit hex suite id", i, id)
+		}
+	}
+	for i, g := range p.TLS.Groups {
+		if _, ok := tlsname.GroupID(g); !ok {
+			return fmt.Errorf("tls.groups[%d]: %q is not a group's IANA name (x25519, secp256r1, ...)", i, g)
 		}
 	}
 	if err := catalog.CheckTemplate("delivered", p.Delivered, messagePlaceholders...); err != nil {

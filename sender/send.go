@@ -127,6 +127,10 @@ type attempt struct {
 	// while is what the sender was doing, in Postfix's words
 	// (smtp_proto.c's "where"), for {while} in reaction messages.
 	while string
+	// session is the TLS session negotiated, nil before or without one.
+	session *tls.ConnectionState
+	// chunking: the last EHLO reply offered CHUNKING (RFC 3030).
+	chunking bool
 }
 
 func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
@@ -175,6 +179,7 @@ func (a *attempt) run(ctx context.Context) {
 	if code == 250 {
 		kws = keywords(lines)
 	}
+	a.chunking = hasKeyword(kws, "CHUNKING")
 	a.step(Step{"step": "ehlo", "keywords": kws})
 	if code != 250 {
 		a.react(result.Rejected, lastLine(lines))
@@ -243,6 +248,7 @@ func (a *attempt) run(ctx context.Context) {
 		}
 		return
 	}
+	a.chunking = hasKeyword(keywords(lines), "CHUNKING")
 	a.step(Step{"step": "ehlo", "keywords": keywords(lines), "tls": true})
 	a.deliver(c, true)
 }
@@ -419,6 +425,10 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 		MinVersion:         tlsVersions[a.p.TLS.MinVersion],
 		MaxVersion:         tlsVersions[a.p.TLS.MaxVersion],
 	}
+	for _, g := range a.p.TLS.Groups {
+		id, _ := tlsname.GroupID(g) // checked when the profile loaded
+		cfg.CurvePreferences = append(cfg.CurvePreferences, tls.CurveID(id))
+	}
 	if below := tlsVersions[a.p.TLS.RefuseBelow]; below != 0 {
 		// Offered but not completed: refuse before Finished, as the real
 		// stack does once it sees the ServerKeyExchange.
@@ -471,6 +481,7 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 		return nil, false
 	}
 	st := tc.ConnectionState()
+	a.session = &st
 	v, cs := tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
 	a.rep.TLS.Version, a.rep.TLS.Cipher = &v, &cs
 	if st.CurveID != 0 {
@@ -543,6 +554,7 @@ func (a *attempt) deliverInClear(ctx context.Context) {
 		}
 		return
 	}
+	a.chunking, a.session = hasKeyword(keywords(lines), "CHUNKING"), nil
 	a.step(Step{"step": "ehlo", "keywords": keywords(lines), "reconnect": "plaintext"})
 	a.deliver(c, false)
 }
@@ -794,6 +806,11 @@ func (a *attempt) render(tmpl string) string {
 		"{mx}", a.mx, "{ip}", a.ip, "{port}", strconv.Itoa(a.port), "{domain}", a.domain, "{reply}", a.reply,
 		"{reply_dsn}", replyDSN(a.reply), "{while}", a.while, "{mx_short}", shortName(a.mx+".", 40),
 	}
+	if a.session != nil {
+		desc, _ := gnutlsSession(*a.session, a.p.TLS.Groups)
+		vars = append(vars, "{gnutls_session}", desc, "{exim_cv}", a.eximCV(), "{peer_dn}", a.peerDN())
+	}
+	vars = append(vars, "{exim_k}", a.eximK())
 	if a.alert != nil {
 		d := a.alert.Description
 		vars = append(vars,

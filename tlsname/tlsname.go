@@ -42,6 +42,17 @@ var registry = map[uint16]string{
 	0x6399: "X25519Kyber768Draft00",
 }
 
+// GroupID is the code of a group's IANA name; ok is false for a name
+// the registry above does not hold.
+func GroupID(name string) (id uint16, ok bool) {
+	for id, n := range registry {
+		if n == name {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
 // Group is a group's IANA name, "GREASE", or its code.
 func Group(id uint16) string {
 	if id&0x0f0f == 0x0a0a {
