@@ -102,6 +102,16 @@ func (c *conn) faultReply(f *scenarios.Fault) (EndReason, bool) {
 // #135), or a port that accepts and hangs up.
 func (c *conn) faultClose(*scenarios.Fault) (EndReason, bool) {
 	_ = c.flush()
+	if tc, ok := c.raw.(*net.TCPConn); ok && c.tls == nil {
+		// FIN now, then read what the client sends until it closes: a
+		// close with bytes unread (the ClientHello sent after "220
+		// Ready") is an RST (tcp(7)), and whether the client read end of
+		// file or a reset depended on timing (a flaky real-sendmail
+		// cell: SSL_error=5 instead of 1). "reset" is the fault for RST.
+		_ = tc.CloseWrite()
+		c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Handshake))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, 1<<16))
+	}
 	return EndClosedByLab, true
 }
 
