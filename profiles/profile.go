@@ -227,7 +227,7 @@ var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
 // messagePlaceholders are what reaction messages may use (sender.render).
 var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "mx_short", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3",
-	"gnutls_session", "exim_cv", "peer_dn", "exim_k"}
+	"gnutls_session", "exim_cv", "peer_dn", "exim_k", "openssl_reason"}
 
 func (p *Profile) validate() error {
 	if !catalog.NameRE.MatchString(p.Name) {

@@ -6,6 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/tls"
+	"errors"
+	"io"
 	"strconv"
 	"strings"
 
@@ -183,4 +185,20 @@ func (a *attempt) peerDN() string {
 		return ""
 	}
 	return a.rep.TLS.PeerCertificates[0].Subject
+}
+
+// opensslReason is OpenSSL 3's reason string (ERR_reason_error_string)
+// for a handshake that failed without an alert, as sendmail logs it in
+// "reason=" (measured, TestFidelitySendmail: "unexpected eof while
+// reading" when the server closes after "220 Ready", "legacy sigalg
+// disallowed or unsupported" for TLS 1.1 at security level 2). Other
+// failures keep Go's words: no OpenSSL text was measured for them.
+func opensslReason(err error) string {
+	switch {
+	case errors.Is(err, errRefusedVersion):
+		return "legacy sigalg disallowed or unsupported"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected eof while reading"
+	}
+	return err.Error()
 }

@@ -131,6 +131,8 @@ type attempt struct {
 	session *tls.ConnectionState
 	// chunking: the last EHLO reply offered CHUNKING (RFC 3030).
 	chunking bool
+	// handshakeErr is why a handshake without an alert failed.
+	handshakeErr error
 }
 
 func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
@@ -477,6 +479,7 @@ func (a *attempt) handshake(ctx context.Context, conn net.Conn) (*tls.Conn, bool
 		// Closed or reset with no alert (drop-after-220): a handshake
 		// failure, not a lost SMTP connection (Postfix logs "Cannot start
 		// TLS: handshake failure" for both, smtp_proto.c).
+		a.handshakeErr = err
 		a.clearAfterAlert = a.react(result.HandshakeFailed, "")
 		return nil, false
 	}
@@ -811,6 +814,9 @@ func (a *attempt) render(tmpl string) string {
 		vars = append(vars, "{gnutls_session}", desc, "{exim_cv}", a.eximCV(), "{peer_dn}", a.peerDN())
 	}
 	vars = append(vars, "{exim_k}", a.eximK())
+	if a.handshakeErr != nil {
+		vars = append(vars, "{openssl_reason}", opensslReason(a.handshakeErr))
+	}
 	if a.alert != nil {
 		d := a.alert.Description
 		vars = append(vars,
