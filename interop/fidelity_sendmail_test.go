@@ -48,11 +48,44 @@ func TestFidelitySendmail(t *testing.T) {
 		return strings.Join(rcpts, " ")
 	})
 	assignMTARecords(t, w, r, cells)
+	checkQueueRunReconnects(t, r, cells)
 	header := fmt.Sprintf("sendmail %s (Debian sendmail-bin, OpenSSL 3) as a sender against mxlab's sendmail profile; whole test %s.\n"+
 		"Retry rows: sendmail's next attempt after a deferral is the profile's `later` once the 5-day Timeout.queuereturn has passed; "+
-		"the test purges the host status (sendmail -bH, as its 30-minute Timeout.hoststatus would) and runs the queue with Timeout.queuereturn=%s "+
+		"the test runs the queue once right away (every deferred cell connected again and deferred: no cached host status held it back), "+
+		"purges any host status (sendmail -bH) and runs the queue with Timeout.queuereturn=%s "+
 		"once the message is over %s old.\n\n", version, time.Since(began).Round(100*time.Millisecond), sendmailQueueReturn, sendmailQueueReturn)
 	reportMTA(t, r, cells, "sendmail", header, "MXLAB_FIDELITY_REPORT_SENDMAIL")
+}
+
+// checkQueueRunReconnects: a queue run one second after a deferral
+// connects again (sendmail -v prints "Connecting to") and defers the same
+// way: the failures the lab causes leave no host status that holds the
+// next run back within Timeout.hoststatus (issue 15 asked that sendmail's
+// later account for that cache; measured, it does not apply here, and the
+// profile's later says so).
+func checkQueueRunReconnects(t *testing.T, r *mtaRun, cells []*mtaCell) {
+	t.Helper()
+	checked := 0
+	for _, c := range cells {
+		if !c.wantsRetry() {
+			continue
+		}
+		out, err := os.ReadFile(filepath.Join(r.verbose, "soon-"+c.rcpt()+".txt"))
+		if err != nil {
+			t.Errorf("sendmail × %s: no queue run right after the deferral: %v", c.scenario, err)
+			continue
+		}
+		text := string(out)
+		if !strings.Contains(text, "Connecting to") || !strings.Contains(text, "Deferred") {
+			t.Errorf("sendmail × %s: a queue run right after the deferral connected again and deferred when measured; sendmail -v said:\n%s", c.scenario, text)
+			continue
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Error("no deferred cell to run the queue for")
+	}
+	t.Logf("queue runs right after a deferral: %d of %d connected again and deferred", checked, checked)
 }
 
 // senderMC is Debian's sendmail.mc (sendmail-cf, cf/debian/sendmail.mc)
@@ -148,9 +181,12 @@ printf 'Connect:localhost.localdomain\tRELAY\nConnect:localhost\tRELAY\nConnect:
 ` + filepath.Join(root, "usr/libexec/sendmail/makemap") + ` hash /etc/mail/access < /etc/mail/access
 ` + sm + ` -bi >/dev/null 2>&1 || true
 retry() {
-  # The host status of the first attempt would make the queue run defer
-  # without connecting; Timeout.hoststatus (30 minutes) ends it long
-  # before the 5 days of Timeout.queuereturn.
+  # First a queue run right after the deferral, well inside
+  # Timeout.hoststatus (30 minutes): checkQueueRunReconnects reads whether
+  # a cached host status held it back.
+  for r in "$@"; do ` + sm + ` -v -qR"$r" > ` + verbose + `/soon-"$r".txt 2>&1 || true; done
+  # Then any host status is purged, as the end of Timeout.hoststatus
+  # would, long before the 5 days of Timeout.queuereturn.
   ` + sm + ` -bH > ` + verbose + `/purgestat.txt 2>&1 || true
   for r in "$@"; do ` + sm + ` -v -O Timeout.queuereturn=` + fmt.Sprintf("%ds", int(sendmailQueueReturn.Seconds())) + ` -qR"$r" > ` + verbose + `/retry-"$r".txt 2>&1 || true; done
 }
