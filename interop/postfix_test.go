@@ -287,9 +287,17 @@ func (p *postfixInstance) deliver(t *testing.T, name string, policy map[string]s
 	// `postfix start` and its checks (§8.9).
 	argv := []string{p.tools.master, "-c", p.etc, "-w"}
 	if out, code := p.w.nsRun(t, 20*time.Second, "", argv...); code != 0 {
-		// master -w says nothing on stderr; its reason is in the maillog.
+		// Twice under a heavy load (three suites at once) master -w
+		// exited 1 at once, its reason lost: a detached master writes
+		// early errors to syslog only (master.c), and the namespace has
+		// none. One more start, said in the log, rather than a failed
+		// suite; a second failure fails it.
 		logged, _ := os.ReadFile(r.log)
-		t.Fatalf("interop: %s exit %d: %s\nmaillog %s:\n%s", strings.Join(argv, " "), code, out, r.log, logged)
+		t.Logf("interop: %s exit %d (%s; maillog: %q); starting it once more", strings.Join(argv, " "), code, strings.TrimSpace(out), logged)
+		if out, code := p.w.nsRun(t, 20*time.Second, "", argv...); code != 0 {
+			logged, _ := os.ReadFile(r.log)
+			t.Fatalf("interop: %s exit %d twice: %s\nmaillog %s:\n%s", strings.Join(argv, " "), code, out, r.log, logged)
+		}
 	}
 	pid := p.masterPID(t)
 	p.w.pids.remember(t, pid, argv)
