@@ -94,7 +94,7 @@ func (a *api) listSessions(w http.ResponseWriter, r *http.Request) {
 		// Watch before looking again, so that a session ending between
 		// the look and the watch is not missed.
 		ended := make(chan struct{}, 1)
-		stop := log.Watch(func(e server.Event) {
+		stop := log.WatchSessions(func(e server.Event) {
 			if e.Type == server.SessionEnd && sq.match(e.Record) {
 				select {
 				case ended <- struct{}{}:

@@ -47,7 +47,7 @@ func (l *Lab) WaitSession(ctx context.Context, f Filter) (server.Record, error) 
 	ended := make(chan server.Record, 1)
 	// Watch before looking at what ended already, so that a session
 	// ending in between is seen by one or the other.
-	stop := l.Lab.Sessions().Watch(func(e server.Event) {
+	stop := l.Lab.Sessions().WatchSessions(func(e server.Event) {
 		if e.Type != server.SessionEnd || e.Record == nil || !f.Matches(*e.Record) {
 			return
 		}

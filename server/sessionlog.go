@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // SessionLog keeps finished session records: the newest ones in memory
@@ -15,12 +17,15 @@ import (
 // keeps the transcripts of the newest sessions and of the running ones,
 // and tells watchers of every session's start, steps and end.
 type SessionLog struct {
-	mu       sync.Mutex
-	recent   recordRing
-	next     int
-	file     *os.File
-	path     string
-	watchers map[int]func(Event)
+	mu     sync.Mutex
+	recent recordRing
+	next   int
+	file   *os.File
+	path   string
+	// watchers is a copy-on-write list read without the lock: a step of
+	// any session notifies them, and a lock and an allocation per step
+	// cost a few percent of every session (issue 14's profile).
+	watchers atomic.Pointer[[]watcher]
 	nextW    int
 
 	active      map[string]*activeSession
@@ -73,7 +78,7 @@ func NewSessionLog(path string, keep int) (*SessionLog, error) {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
-	l := &SessionLog{recent: recordRing{maxN: keep, maxBytes: DefaultKeepBytes}, path: path, watchers: map[int]func(Event){},
+	l := &SessionLog{recent: recordRing{maxN: keep, maxBytes: DefaultKeepBytes}, path: path,
 		active: map[string]*activeSession{}, transcripts: map[string]*Transcript{}}
 	if path != "" {
 		f, err := openJSONLines(path)
@@ -118,7 +123,9 @@ func (l *SessionLog) newID() string {
 func (l *SessionLog) start(rec Record) *Transcript {
 	t := &Transcript{}
 	t.publish = func(s Step) {
-		l.notify(Event{Type: SessionStep, Session: rec.ID, Scenario: rec.Scenario, Step: &s})
+		if l.stepWatched() {
+			l.notifyStep(rec, s)
+		}
 	}
 	l.mu.Lock()
 	l.active[rec.ID] = &activeSession{rec: rec, transcript: t}
@@ -159,31 +166,80 @@ func (l *SessionLog) add(r Record) error {
 // notify calls every watcher, outside the lock, in the session's own
 // goroutine: the events of one session arrive in order.
 func (l *SessionLog) notify(e Event) {
-	l.mu.Lock()
-	ws := make([]func(Event), 0, len(l.watchers))
-	for _, w := range l.watchers {
-		ws = append(ws, w)
+	ws := l.watchers.Load()
+	if ws == nil {
+		return
 	}
-	l.mu.Unlock()
-	for _, w := range ws {
-		w(e)
+	for _, w := range *ws {
+		if e.Type != SessionStep || w.steps {
+			w.fn(e)
+		}
 	}
+}
+
+// notifyStep builds a step's event only when someone watches steps.
+func (l *SessionLog) notifyStep(rec Record, s Step) {
+	l.notify(Event{Type: SessionStep, Session: rec.ID, Scenario: rec.Scenario, Step: &s})
+}
+
+// stepWatched says whether any watcher takes steps.
+func (l *SessionLog) stepWatched() bool {
+	ws := l.watchers.Load()
+	if ws == nil {
+		return false
+	}
+	for _, w := range *ws {
+		if w.steps {
+			return true
+		}
+	}
+	return false
+}
+
+// watcher is one Watch or WatchSessions registration.
+type watcher struct {
+	id    int
+	fn    func(Event)
+	steps bool
 }
 
 // Watch calls fn for every session event until stop is called. fn runs
 // in the session's goroutine and must not block: a watcher that needs
 // time hands the event on (and drops what it cannot take).
 func (l *SessionLog) Watch(fn func(Event)) (stop func()) {
+	return l.watch(fn, true)
+}
+
+// WatchSessions is Watch without the steps: each session's start and
+// end only (metrics, waits), so that nobody pays for steps no one reads.
+func (l *SessionLog) WatchSessions(fn func(Event)) (stop func()) {
+	return l.watch(fn, false)
+}
+
+func (l *SessionLog) watch(fn func(Event), steps bool) (stop func()) {
 	l.mu.Lock()
 	id := l.nextW
 	l.nextW++
-	l.watchers[id] = fn
+	l.setWatchers(func(ws []watcher) []watcher { return append(ws, watcher{id: id, fn: fn, steps: steps}) })
 	l.mu.Unlock()
 	return func() {
 		l.mu.Lock()
-		delete(l.watchers, id)
+		l.setWatchers(func(ws []watcher) []watcher {
+			return slices.DeleteFunc(ws, func(w watcher) bool { return w.id == id })
+		})
 		l.mu.Unlock()
 	}
+}
+
+// setWatchers replaces the list with edit's result on a copy; the
+// caller holds the lock.
+func (l *SessionLog) setWatchers(edit func([]watcher) []watcher) {
+	var ws []watcher
+	if cur := l.watchers.Load(); cur != nil {
+		ws = slices.Clone(*cur)
+	}
+	ws = edit(ws)
+	l.watchers.Store(&ws)
 }
 
 // Records returns the records kept in memory, oldest first.
@@ -224,7 +280,7 @@ func (l *SessionLog) Clear() int {
 // (buffered; records are dropped for a subscriber that falls behind).
 func (l *SessionLog) Subscribe(buffer int) <-chan Record {
 	ch := make(chan Record, buffer)
-	l.Watch(func(e Event) {
+	l.WatchSessions(func(e Event) {
 		if e.Type != SessionEnd {
 			return
 		}
@@ -259,9 +315,10 @@ func (l *SessionLog) Active() int {
 // Watchers returns how many watchers are registered (tests wait on it
 // instead of sleeping).
 func (l *SessionLog) Watchers() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.watchers)
+	if ws := l.watchers.Load(); ws != nil {
+		return len(*ws)
+	}
+	return 0
 }
 
 // recordRing keeps the newest records, bounded by count and by the size

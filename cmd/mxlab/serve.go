@@ -164,7 +164,7 @@ func runServe(cmd *cobra.Command, env *cliEnv) error {
 	for _, w := range bindWarnings(l.Layout()) {
 		fmt.Fprintln(env.stderr, w)
 	}
-	stopMetrics := l.Sessions().Watch(m.Session)
+	stopMetrics := l.Sessions().WatchSessions(m.Session)
 	defer stopMetrics()
 	if apiLn != nil {
 		srv := &http.Server{
