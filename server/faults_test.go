@@ -145,6 +145,10 @@ func TestFaultPoints(t *testing.T) {
 			if err == nil {
 				t.Errorf("a TLS 1.3-only ClientHello completed the handshake")
 			}
+			// The lab reads until the client closes (faultClose): close,
+			// as a client that gave up does, or the record waits for the
+			// handshake timeout, as long as waitRecords waits.
+			d.Conn.Close()
 		}, EndClosedByLab},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,10 +27,14 @@ type conn struct {
 	srv *Server
 	raw net.Conn // the client's TCP connection
 
-	client net.Conn // raw, or the TLS connection over it
-	br     *bufio.Reader
+	client net.Conn      // raw, or the TLS connection over it
+	br     *bufio.Reader // nil while the session waits with nothing buffered (reader.go)
 	bw     *bufio.Writer
-	tls    *tls.Conn
+	// first is what a waiting session reads into, pending what of it
+	// the reader has not taken yet (reader.go).
+	first   [firstRead]byte
+	pending []byte
+	tls     *tls.Conn
 
 	back   net.Conn // our end of the pipe to go-smtp
 	backBR *bufio.Reader
@@ -84,11 +88,9 @@ func newConn(s *Server, nc net.Conn, via string) *conn {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeouts.Session)
 	c := &conn{
 		srv: s, raw: nc, client: nc,
-		br:     readers.Get().(*bufio.Reader),
 		counts: newCounts(),
 		ctx:    ctx, cancel: cancel,
 	}
-	c.br.Reset(nc)
 	c.rec = Record{
 		ID:       s.cfg.Sessions.newID(),
 		Scenario: s.cfg.Scenario.Name,
@@ -119,7 +121,7 @@ func (c *conn) aborted() bool {
 
 // serve runs the session to its end and records it.
 func (c *conn) serve() {
-	defer c.releaseReader()
+	defer c.parkReader()
 	defer c.srv.forget(c)
 	c.transcript = c.srv.cfg.Sessions.start(c.rec)
 	stop := context.AfterFunc(c.ctx, c.abort)
@@ -784,16 +786,6 @@ func (c *conn) write(lines []string) {
 	}
 }
 
-// readers read the client's commands; a session takes one for its life.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-
-// releaseReader gives the session's reader back once it has ended.
-func (c *conn) releaseReader() {
-	c.br.Reset(nil)
-	readers.Put(c.br)
-	c.br = nil
-}
-
 // writers hold replies while they wait to be flushed.
 var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
@@ -848,6 +840,9 @@ func (c *conn) flushIfIdle() error {
 // readLine reads one line from the client without its line ending.
 func (c *conn) readLine(timeout time.Duration) (string, error) {
 	c.client.SetReadDeadline(time.Now().Add(timeout))
+	if err := c.awaitInput(); err != nil {
+		return "", err
+	}
 	var line []byte
 	for {
 		chunk, err := c.br.ReadSlice('\n')

@@ -44,9 +44,8 @@ func (c *conn) startTLS() (EndReason, bool) {
 	}
 	// RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined after STARTTLS
 	// must not be taken as if it came over TLS. Postfix discards it.
-	if n := c.br.Buffered(); n > 0 {
+	if n := c.discardInput(); n > 0 {
 		c.note("discarded %d bytes sent after STARTTLS before the handshake", n)
-		_, _ = c.br.Discard(n)
 	}
 	if end, done, ok := c.fault(scenarios.AtTLSReady); ok && done {
 		c.count("STARTTLS", false)
@@ -138,11 +137,11 @@ func (c *conn) handshake() (EndReason, bool) {
 		return c.handshakeFailed(err, rc), false
 	}
 	c.raw.SetDeadline(time.Time{})
-	c.trace.stopped = true // the records that follow are the SMTP dialogue's
+	c.trace = tlsTrace{stopped: true} // the records that follow are the SMTP dialogue's
 	st := tc.ConnectionState()
 	c.tls = tc
 	c.client = tc
-	c.br.Reset(tc)
+	c.discardInput()  // nothing: the handshake read from the wire itself
 	c.releaseWriter() // the 220 went out before the handshake
 	c.rec.TLS = &TLSState{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), SNI: st.ServerName}
 	if st.CurveID != 0 {

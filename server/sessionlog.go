@@ -121,12 +121,8 @@ func (l *SessionLog) newID() string {
 // start registers a running session and returns its transcript, which
 // reports each step to the watchers.
 func (l *SessionLog) start(rec Record) *Transcript {
-	t := &Transcript{}
-	t.publish = func(s Step) {
-		if l.stepWatched() {
-			l.notifyStep(rec, s)
-		}
-	}
+	id, scenario := rec.ID, rec.Scenario // not rec: the closure would keep a copy
+	t := &Transcript{watched: l.stepWatched, publish: func(s Step) { l.notifyStep(id, scenario, s) }}
 	l.mu.Lock()
 	l.active[rec.ID] = &activeSession{rec: rec, transcript: t}
 	l.mu.Unlock()
@@ -178,8 +174,8 @@ func (l *SessionLog) notify(e Event) {
 }
 
 // notifyStep builds a step's event only when someone watches steps.
-func (l *SessionLog) notifyStep(rec Record, s Step) {
-	l.notify(Event{Type: SessionStep, Session: rec.ID, Scenario: rec.Scenario, Step: &s})
+func (l *SessionLog) notifyStep(id, scenario string, s Step) {
+	l.notify(Event{Type: SessionStep, Session: id, Scenario: scenario, Step: &s})
 }
 
 // stepWatched says whether any watcher takes steps.

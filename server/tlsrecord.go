@@ -48,69 +48,94 @@ const maxRecordLength = 1<<14 + 2048
 // the bytes it is fed have already been sent or received. Bytes that are
 // not TLS (a client that sends plaintext after STARTTLS) stop it.
 type recordScanner struct {
-	hdr    [5]byte
+	cur    recordHeader
 	nhdr   int
 	left   int
-	body   []byte // the first two bytes of the body
 	broken bool
 	// encrypted is set by a change_cipher_spec: the TLS 1.2 Finished
 	// that follows is a handshake record whose body is ciphertext.
 	encrypted bool
+	done      []recordHeader // what feed returns, reused
+}
+
+// recordHeader is what the transcript keeps of one TLS record: its
+// header and the first two bytes of its body, 10 bytes where a
+// TLSRecord takes about a hundred (an idle TLS session keeps a dozen,
+// issue 14). describe turns it into a TLSRecord when it is shown.
+type recordHeader struct {
+	hdr       [5]byte
+	body      [2]byte
+	nbody     uint8
+	encrypted bool // a handshake record after change_cipher_spec
 }
 
 // feed takes the next bytes of the stream and returns the records that
-// ended in them, and a description of the first bytes that are not TLS.
-func (s *recordScanner) feed(p []byte) (recs []TLSRecord, notTLS string) {
+// ended in them (valid until the next call), and a description of the
+// first bytes that are not TLS.
+func (s *recordScanner) feed(p []byte) (recs []recordHeader, notTLS string) {
+	s.done = s.done[:0]
 	for len(p) > 0 && !s.broken {
 		if s.nhdr < 5 {
-			n := copy(s.hdr[s.nhdr:], p)
+			n := copy(s.cur.hdr[s.nhdr:], p)
 			s.nhdr += n
 			p = p[n:]
 			if s.nhdr < 5 {
 				break
 			}
-			s.left = int(s.hdr[3])<<8 | int(s.hdr[4])
-			if _, ok := contentTypes[s.hdr[0]]; !ok || s.hdr[1] != 3 || s.left > maxRecordLength {
+			s.left = int(s.cur.hdr[3])<<8 | int(s.cur.hdr[4])
+			if _, ok := contentTypes[s.cur.hdr[0]]; !ok || s.cur.hdr[1] != 3 || s.left > maxRecordLength {
 				s.broken = true
-				return recs, fmt.Sprintf("bytes that are not a TLS record (% x)", s.hdr[:])
+				return s.done, fmt.Sprintf("bytes that are not a TLS record (% x)", s.cur.hdr[:])
 			}
-			s.body = s.body[:0]
+			s.cur.nbody = 0
 		}
 		n := min(s.left, len(p))
-		if keep := min(n, 2-len(s.body)); keep > 0 {
-			s.body = append(s.body, p[:keep]...)
+		for i := 0; i < n && s.cur.nbody < 2; i++ {
+			s.cur.body[s.cur.nbody] = p[i]
+			s.cur.nbody++
 		}
 		s.left -= n
 		p = p[n:]
 		if s.left == 0 {
-			recs = append(recs, s.record())
+			s.cur.encrypted = s.encrypted && s.cur.hdr[0] == 22
+			if s.cur.hdr[0] == 20 {
+				s.encrypted = true
+			}
+			s.done = append(s.done, s.cur)
 			s.nhdr = 0
 		}
 	}
-	return recs, ""
+	return s.done, ""
 }
 
-// record describes the record that just ended.
-func (s *recordScanner) record() TLSRecord {
-	typ := s.hdr[0]
+// recordVersions are the record-layer versions a peer sends, spelt
+// once: describing a record allocates nothing for them.
+var recordVersions = map[uint16]string{0x0300: "0x0300", 0x0301: "0x0301", 0x0302: "0x0302", 0x0303: "0x0303", 0x0304: "0x0304"}
+
+// describe is the record as the transcript shows it.
+func (h recordHeader) describe() TLSRecord {
+	typ := h.hdr[0]
+	v := uint16(h.hdr[1])<<8 | uint16(h.hdr[2])
+	version, ok := recordVersions[v]
+	if !ok {
+		version = fmt.Sprintf("0x%04x", v)
+	}
 	r := TLSRecord{
 		Type: contentTypes[typ], TypeCode: typ,
-		Version: fmt.Sprintf("0x%02x%02x", s.hdr[1], s.hdr[2]),
-		Length:  int(s.hdr[3])<<8 | int(s.hdr[4]),
+		Version: version,
+		Length:  int(h.hdr[3])<<8 | int(h.hdr[4]),
 	}
 	switch {
-	case typ == 20:
-		s.encrypted = true
-	case typ == 22 && s.encrypted:
+	case typ == 22 && h.encrypted:
 		r.Handshake = "encrypted"
-	case typ == 22 && len(s.body) > 0:
-		if name, ok := handshakeTypes[s.body[0]]; ok {
+	case typ == 22 && h.nbody > 0:
+		if name, ok := handshakeTypes[h.body[0]]; ok {
 			r.Handshake = name
 		} else {
-			r.Handshake = fmt.Sprintf("type(%d)", s.body[0])
+			r.Handshake = fmt.Sprintf("type(%d)", h.body[0])
 		}
-	case typ == 21 && r.Length == 2 && len(s.body) == 2:
-		r.Alert = tlsalert.Alert{Level: tlsalert.Level(s.body[0]), Description: tlsalert.Description(s.body[1])}.JSON()
+	case typ == 21 && r.Length == 2 && h.nbody == 2:
+		r.Alert = tlsalert.Alert{Level: tlsalert.Level(h.body[0]), Description: tlsalert.Description(h.body[1])}.JSON()
 	}
 	return r
 }
@@ -131,8 +156,8 @@ func (c *conn) sawTLS(from Side, p []byte) {
 		sc = &c.trace.out
 	}
 	recs, notTLS := sc.feed(p)
-	for i := range recs {
-		c.step(Step{From: from, Kind: StepTLSRecord, Record: &recs[i]})
+	for _, h := range recs {
+		c.transcript.addRecord(c.srv.cfg.Now(), from, h)
 	}
 	if notTLS != "" {
 		c.step(Step{From: from, Kind: StepNote, Text: string(from) + " sent " + notTLS})

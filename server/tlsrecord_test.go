@@ -38,7 +38,7 @@ func TestRecordScanner(t *testing.T) {
 				var notTLS bool
 				for i := 0; i < len(stream); i += step {
 					recs, bad := s.feed(stream[i:min(i+step, len(stream))])
-					got = append(got, recs...)
+					got = append(got, describeAll(recs)...)
 					notTLS = notTLS || bad != ""
 				}
 				if !reflect.DeepEqual(got, tt.want) || notTLS != tt.notTLS {
@@ -47,6 +47,15 @@ func TestRecordScanner(t *testing.T) {
 			}
 		})
 	}
+}
+
+// describeAll describes records as the transcript shows them.
+func describeAll(recs []recordHeader) []TLSRecord {
+	var out []TLSRecord
+	for _, h := range recs {
+		out = append(out, h.describe())
+	}
+	return out
 }
 
 func mustHex(t testing.TB, s string) []byte {
@@ -68,12 +77,14 @@ func mustHex(t testing.TB, s string) []byte {
 func FuzzRecordScanner(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte, split uint) {
 		var whole recordScanner
-		want, wantBad := whole.feed(stream)
+		recs, wantBad := whole.feed(stream)
+		want := describeAll(recs)
 		var parts recordScanner
 		at := int(split % uint(len(stream)+1))
-		got, bad1 := parts.feed(stream[:at])
-		more, bad2 := parts.feed(stream[at:])
-		got = append(got, more...)
+		recs, bad1 := parts.feed(stream[:at])
+		got := describeAll(recs)
+		recs, bad2 := parts.feed(stream[at:])
+		got = append(got, describeAll(recs)...)
 		if !reflect.DeepEqual(got, want) || (bad1 != "" || bad2 != "") != (wantBad != "") {
 			t.Fatalf("split at %d: %+v, whole: %+v", at, got, want)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -62,13 +63,72 @@ const (
 
 // Transcript is what both sides of one session sent, in order. It is
 // written by the session's goroutine and read by anyone (the API shows a
-// running session's transcript).
+// running session's transcript). It keeps each step packed (packedStep) and
+// builds the Step only when one is shown: a Step takes 120 bytes and a
+// TLS record's another hundred, and a running session keeps a few dozen
+// (issue 14: memory per idle TLS connection).
 type Transcript struct {
 	mu        sync.Mutex
-	steps     []Step
+	steps     []packedStep
+	sni       string // the one tls-established step's SNI
 	text      int
 	truncated bool
-	publish   func(Step)
+	// publish reports each step while watched says someone takes steps.
+	publish func(Step)
+	watched func() bool
+}
+
+// packedStep is a Step as the transcript keeps it.
+type packedStep struct {
+	at   int64 // Unix nanoseconds, 0 for none
+	text string
+	size int64
+	rec  recordHeader // kind tls-record
+	from uint8        // index in sides
+	kind uint8        // index in stepKinds
+	tls  bool
+}
+
+// sides and stepKinds number the values a step packs.
+var (
+	sides     = []Side{FromClient, FromServer, FromLab}
+	stepKinds = []StepKind{StepLine, StepBody, StepTLSRecord, StepTLSEstablished, StepNote, StepClose}
+)
+
+// index is v's place in vs; a value the lab does not define packs as
+// the first.
+func index[T comparable](vs []T, v T) uint8 {
+	return uint8(max(0, slices.Index(vs, v)))
+}
+
+// pack is s as the transcript keeps it; a Step's Record is not kept
+// (records come through addRecord).
+func (t *Transcript) pack(s Step) packedStep {
+	st := packedStep{text: s.Text, size: s.Size, tls: s.TLS,
+		from: index(sides, s.From), kind: index(stepKinds, s.Kind)}
+	if !s.At.IsZero() {
+		st.at = s.At.UnixNano()
+	}
+	if s.Kind == StepTLSEstablished {
+		t.sni = s.SNI
+	}
+	return st
+}
+
+// unpack is the Step st stands for, the seq-th of the transcript.
+func (t *Transcript) unpack(seq int, st packedStep) Step {
+	s := Step{Seq: seq, From: sides[st.from], Kind: stepKinds[st.kind], Text: st.text, TLS: st.tls, Size: st.size}
+	if st.at != 0 {
+		s.At = time.Unix(0, st.at).UTC()
+	}
+	switch s.Kind {
+	case StepTLSRecord:
+		r := st.rec.describe()
+		s.Record = &r
+	case StepTLSEstablished:
+		s.SNI = t.sni
+	}
+	return s
 }
 
 // TranscriptJSON is a transcript's shape in the API.
@@ -82,21 +142,39 @@ type TranscriptJSON struct {
 // still gets in, so the end of the session always shows.
 func (t *Transcript) add(s Step) {
 	t.mu.Lock()
-	size := len(s.Text) + 64
+	t.addLocked(t.pack(s), len(s.Text)+64)
+}
+
+// addRecord appends the step of one TLS record that went by.
+func (t *Transcript) addRecord(at time.Time, from Side, h recordHeader) {
+	t.mu.Lock()
+	t.addLocked(packedStep{at: at.UnixNano(), rec: h, from: index(sides, from), kind: index(stepKinds, StepTLSRecord)}, 64)
+}
+
+// addLocked appends st, whose size counts against the bound, and
+// unlocks t.
+func (t *Transcript) addLocked(st packedStep, size int) {
 	full := len(t.steps) >= MaxTranscriptSteps || t.text+size > MaxTranscriptText
-	if full && s.Kind != StepClose {
+	if full && stepKinds[st.kind] != StepClose {
 		if t.truncated {
 			t.mu.Unlock()
 			return
 		}
 		t.truncated = true
-		s = Step{At: s.At, From: FromLab, Kind: StepNote,
-			Text: fmt.Sprintf("transcript truncated after %d events (%d bytes); later events are not recorded", len(t.steps), t.text)}
+		st = packedStep{at: st.at, from: index(sides, FromLab), kind: index(stepKinds, StepNote),
+			text: fmt.Sprintf("transcript truncated after %d events (%d bytes); later events are not recorded", len(t.steps), t.text)}
 	}
-	s.Seq = len(t.steps)
-	t.steps = append(t.steps, s)
+	seq := len(t.steps)
+	t.steps = append(t.steps, st)
 	t.text += size
 	publish := t.publish
+	if publish != nil && t.watched != nil && !t.watched() {
+		publish = nil
+	}
+	var s Step
+	if publish != nil {
+		s = t.unpack(seq, st)
+	}
 	t.mu.Unlock()
 	if publish != nil {
 		publish(s)
@@ -107,7 +185,11 @@ func (t *Transcript) add(s Step) {
 func (t *Transcript) Snapshot() TranscriptJSON {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return TranscriptJSON{Events: append([]Step{}, t.steps...), Truncated: t.truncated}
+	events := make([]Step, len(t.steps))
+	for i, st := range t.steps {
+		events[i] = t.unpack(i, st)
+	}
+	return TranscriptJSON{Events: events, Truncated: t.truncated}
 }
 
 // step records one event of the session, stamped with the lab's clock.
