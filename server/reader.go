@@ -35,12 +35,15 @@ func (r *clientReader) Read(p []byte) (int, error) {
 	return c.client.Read(p)
 }
 
-// awaitInput waits for the client's next bytes. With a line's worth
-// already buffered it returns at once; otherwise the reader is parked
-// for the wait and taken again once bytes came. An error with no bytes
-// ends the wait (the caller's read then reports it again).
+// awaitInput waits for the client's next bytes. With bytes already
+// buffered or pending it returns at once; otherwise the reader is parked
+// for the wait and taken again once bytes came. A read error that came
+// with no bytes is returned; one that came with bytes, the reader's next
+// read of the connection reports again.
 func (c *conn) awaitInput() error {
-	if c.br != nil && c.br.Buffered() > 0 {
+	// Pending bytes count as buffered: an empty reader takes them all in
+	// its first fill, but nothing here should rely on that.
+	if len(c.pending) > 0 || c.br != nil && c.br.Buffered() > 0 {
 		return nil
 	}
 	c.parkReader()
