@@ -28,12 +28,13 @@ type conn struct {
 	raw net.Conn // the client's TCP connection
 
 	client net.Conn      // raw, or the TLS connection over it
-	br     *bufio.Reader // nil while the session waits with nothing buffered (reader.go)
+	br     *bufio.Reader // nil while a plaintext session waits with nothing buffered (reader.go)
 	bw     *bufio.Writer
-	// first is what a waiting session reads into, pending what of it
-	// the reader has not taken yet (reader.go).
-	first   [firstRead]byte
-	pending []byte
+	// waitFD is the socket a waiting session reads without blocking,
+	// -1 otherwise; readErr is what that read found for the next read
+	// to report (reader.go).
+	waitFD  int
+	readErr error
 	tls     *tls.Conn
 
 	back   net.Conn // our end of the pipe to go-smtp
@@ -88,6 +89,7 @@ func newConn(s *Server, nc net.Conn, via string) *conn {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeouts.Session)
 	c := &conn{
 		srv: s, raw: nc, client: nc,
+		waitFD: -1,
 		counts: newCounts(),
 		ctx:    ctx, cancel: cancel,
 	}
@@ -840,9 +842,7 @@ func (c *conn) flushIfIdle() error {
 // readLine reads one line from the client without its line ending.
 func (c *conn) readLine(timeout time.Duration) (string, error) {
 	c.client.SetReadDeadline(time.Now().Add(timeout))
-	if err := c.awaitInput(); err != nil {
-		return "", err
-	}
+	c.awaitInput()
 	var line []byte
 	for {
 		chunk, err := c.br.ReadSlice('\n')
