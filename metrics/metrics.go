@@ -55,7 +55,8 @@ func New(scenarioNames []string) *Metrics {
 	return m
 }
 
-// Session counts a session event; only ends count (server.SessionLog.Watch).
+// Session counts a session event; only ends count (registered with
+// server.SessionLog.WatchSessions).
 func (m *Metrics) Session(e server.Event) {
 	if e.Type != server.SessionEnd || e.Record == nil {
 		return

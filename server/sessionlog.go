@@ -119,7 +119,7 @@ func (l *SessionLog) newID() string {
 }
 
 // start registers a running session and returns its transcript, which
-// reports each step to the watchers.
+// reports each step to the watchers that take steps (Watch).
 func (l *SessionLog) start(rec Record) *Transcript {
 	id, scenario := rec.ID, rec.Scenario // not rec: the closure would keep a copy
 	t := &Transcript{watched: l.stepWatched, publish: func(s Step) { l.notifyStep(id, scenario, s) }}

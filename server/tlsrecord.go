@@ -59,7 +59,7 @@ type recordScanner struct {
 }
 
 // recordHeader is what the transcript keeps of one TLS record: its
-// header and the first two bytes of its body, 10 bytes where a
+// header and the first two bytes of its body, 9 bytes where a
 // TLSRecord takes about a hundred (an idle TLS session keeps a dozen,
 // issue 14). describe turns it into a TLSRecord when it is shown.
 type recordHeader struct {

@@ -148,7 +148,11 @@ func (t *Transcript) add(s Step) {
 // addRecord appends the step of one TLS record that went by.
 func (t *Transcript) addRecord(at time.Time, from Side, h recordHeader) {
 	t.mu.Lock()
-	t.addLocked(packedStep{at: at.UnixNano(), rec: h, from: index(sides, from), kind: index(stepKinds, StepTLSRecord)}, 64)
+	st := packedStep{rec: h, from: index(sides, from), kind: index(stepKinds, StepTLSRecord)}
+	if !at.IsZero() {
+		st.at = at.UnixNano()
+	}
+	t.addLocked(st, 64)
 }
 
 // addLocked appends st, whose size counts against the bound, and
