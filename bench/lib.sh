@@ -67,7 +67,11 @@ bench_spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = 
 # bench_rounds FIGURE UNIT TARGET ROUNDS NAME=FUNC...: runs each FUNC once
 # per round, in turn (alternating), then prints each one's median and
 # spread, and the ratio of the first to each of the others (TARGET is
-# the issue's target for the ratio to the second).
+# the issue's target for the ratio to the second): the ratio of the
+# medians, and the median and spread of the rounds' own ratios. A shared
+# machine's speed drifts between rounds (one run measured bare TLS at
+# 697-801 sessions/s, the next at 796-923); within a round both servers
+# see the same machine, so the rounds' ratios cancel most of the drift.
 # Each FUNC prints one rate.
 bench_rounds() {
   local figure=$1 unit=$2 target=$3 rounds=$4; shift 4
@@ -96,5 +100,14 @@ bench_rounds() {
     awk -v l="${medians[0]}" -v s="${medians[$i]}" -v f="$figure" -v a="${names[0]}" -v b="${names[$i]}" -v t="$target" \
       -v first="$([ "$i" = 1 ] && echo 1)" \
       'BEGIN { printf "ratio: %s: %s / %s = %.3f", f, a, b, l / s; if (first) printf " (issue 14 target: %s)", t; print "" }'
+    local per=() mine theirs k
+    read -r -a mine <<<"${rates[0]}"
+    read -r -a theirs <<<"${rates[$i]}"
+    for k in "${!mine[@]}"; do
+      per+=("$(awk -v l="${mine[$k]}" -v s="${theirs[$k]}" 'BEGIN { printf "%.3f", l / s }')")
+    done
+    printf 'rounds'"'"' ratios: %s / %s: %s; median %s (spread %s)\n' "${names[0]}" "${names[$i]}" "${per[*]}" \
+      "$(printf '%s\n' "${per[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
+      "$(printf '%s\n' "${per[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')"
   done
 }
