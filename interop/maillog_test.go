@@ -106,6 +106,7 @@ func TestNormalize(t *testing.T) {
 			"connect to mx.baseline.mxlab.test[127.0.1.1]:10025: Connection refused"},
 		{"250 2.0.0 Ok: queued as 0C4E6B00003", "250 2.0.0 Ok: queued as 1821A700004"},
 		{"250 OK id=00CdDs-000001-00", "250 OK id=1xVDXP-00028Z-0n"},
+		{"stat=Sent (001cV0ue000001 Message accepted for delivery)", "stat=Sent (6AMK0XQk023259 Message accepted for delivery)"},
 	}
 	for _, c := range cases {
 		if Normalize(c.a) != Normalize(c.b) {
@@ -116,6 +117,8 @@ func TestNormalize(t *testing.T) {
 		{"dsn=4.7.5, status=deferred (Server certificate not verified)", "dsn=4.7.4, status=deferred (Server certificate not verified)"},
 		{"250 2.0.0 Ok", "250 2.1.0 Ok"},
 		{"TLSv1.3", "TLSv1.2"},
+		// The code is sendmail's difference, not a queue id's.
+		{"stat=Sent (250 2.0.0 Ok: queued as 0CDF4200001)", "stat=Sent (Ok: queued as 0CDF4200002)"},
 	}
 	for _, c := range differ {
 		if Normalize(c.a) == Normalize(c.b) {

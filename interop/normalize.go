@@ -45,7 +45,12 @@ var (
 	hostRE    = regexp.MustCompile(`\b[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.[A-Za-z]{2,}\b\.?`)
 	portRE    = regexp.MustCompile(`\]:\d+`)
 	queueIDRE = regexp.MustCompile(`(?i)\b(queued as|id=)\s*[A-Za-z0-9-]+`)
-	spacesRE  = regexp.MustCompile(`\s+`)
+	// bareQueueIDRE is a queue id in sendmail's shape, which its 250
+	// to DATA gives with no "queued as" before it: 8 characters of date
+	// and time, then 6 digits ("250 2.0.0 6AMK0XQk023259 Message accepted
+	// for delivery"; the lab's sendmail dialect, server/queueid.go).
+	bareQueueIDRE = regexp.MustCompile(`\b[0-9A-Za-z]{8}[0-9]{6}\b`)
+	spacesRE      = regexp.MustCompile(`\s+`)
 )
 
 // Normalize makes two status texts comparable across runs and between
@@ -53,6 +58,7 @@ var (
 // addresses IP, ports PORT, queue ids QID, and runs of spaces one space.
 func Normalize(s string) string {
 	s = queueIDRE.ReplaceAllString(s, "$1 QID")
+	s = bareQueueIDRE.ReplaceAllString(s, "QID")
 	s = ipPortRE.ReplaceAllString(s, "IP")
 	s = hostRE.ReplaceAllString(s, "HOST")
 	s = portRE.ReplaceAllString(s, "]:PORT")

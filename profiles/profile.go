@@ -171,7 +171,8 @@ type Reaction struct {
 	ResetAfterHandshake bool `yaml:"reset_after_handshake" json:"reset_after_handshake,omitempty"`
 	// Message is the text the sender logs or puts in its bounce; it may
 	// use {mx}, {ip}, {port}, {alert} (number), {alert_name},
-	// {ALERT_NAME}, {alert_words}, {boringssl}, {openssl3}, {reply}.
+	// {ALERT_NAME}, {alert_words}, {boringssl}, {openssl3}, {reply},
+	// {reply_dsn}, {reply_text} (the reply without its codes).
 	Message string `yaml:"message" json:"message"`
 	// Later is what the sender does on its next attempts.
 	Later []Later `yaml:"later" json:"later,omitempty"`
@@ -226,7 +227,7 @@ func ParseISODuration(s string) (time.Duration, error) {
 var versions = []string{"", "1.0", "1.1", "1.2", "1.3"}
 
 // messagePlaceholders are what reaction messages may use (sender.render).
-var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "while", "mx_short", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3",
+var messagePlaceholders = []string{"mx", "ip", "port", "domain", "reply", "reply_dsn", "reply_text", "while", "mx_short", "alert", "alert_name", "ALERT_NAME", "alert_words", "boringssl", "openssl3",
 	"gnutls_session", "exim_cv", "peer_dn", "exim_k", "openssl_reason"}
 
 func (p *Profile) validate() error {

@@ -807,7 +807,7 @@ func (a *attempt) netFailure(err error) {
 func (a *attempt) render(tmpl string) string {
 	vars := []string{
 		"{mx}", a.mx, "{ip}", a.ip, "{port}", strconv.Itoa(a.port), "{domain}", a.domain, "{reply}", a.reply,
-		"{reply_dsn}", replyDSN(a.reply), "{while}", a.while, "{mx_short}", shortName(a.mx+".", 40),
+		"{reply_dsn}", replyDSN(a.reply), "{reply_text}", replyText(a.reply), "{while}", a.while, "{mx_short}", shortName(a.mx+".", 40),
 	}
 	if a.session != nil {
 		desc, _ := gnutlsSession(*a.session, a.p.TLS.Groups)
@@ -863,6 +863,22 @@ func replyDSN(reply string) string {
 }
 
 var enhancedRE = regexp.MustCompile(`^[245]\.\d{1,3}\.\d{1,3}$`)
+
+// replyText is a reply without its code and enhanced code, as sendmail
+// quotes the server in stat=Sent (...) (measured: "stat=Sent (Ok: queued
+// as C17C6C00004)" for "250 2.0.0 Ok: queued as C17C6C00004",
+// TestFidelitySendmail).
+func replyText(reply string) string {
+	f := strings.Fields(reply)
+	if len(f) == 0 || len(f[0]) < 3 {
+		return reply
+	}
+	rest := strings.TrimSpace(reply[len(f[0]):])
+	if len(f) > 1 && enhancedRE.MatchString(f[1]) {
+		rest = strings.TrimSpace(rest[len(f[1]):])
+	}
+	return rest
+}
 
 // shortName shortens a name for a log line as sendmail does (util.c
 // shortenstring: a name of m characters or more keeps its first and last
