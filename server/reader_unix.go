@@ -1,0 +1,69 @@
+//go:build unix
+
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// awaitInput waits for the client's next bytes and leaves the session
+// holding a reader. With bytes already buffered it returns at once.
+// Errors are not returned: the reader's next read of the connection
+// reports them as it always did.
+func (c *conn) awaitInput() {
+	if c.br != nil && c.br.Buffered() > 0 {
+		return
+	}
+	if sc, ok := c.client.(syscall.Conn); ok && c.tls == nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.parkReader()
+			// Read calls the function again each time the poller says
+			// the socket is readable, until it returns true; it returns
+			// at the read deadline or when the connection is closed.
+			_ = rc.Read(func(fd uintptr) bool {
+				c.takeReader()
+				c.waitFD = int(fd)
+				_, err := c.br.Peek(1)
+				c.waitFD = -1
+				if errors.Is(err, syscall.EAGAIN) {
+					c.parkReader()
+					return false
+				}
+				return true
+			})
+		}
+	}
+	c.takeReader()
+}
+
+// readNonblocking is one read(2) of the waiting session's socket. An
+// error other than "nothing yet" is kept for the next read of the
+// connection, worded as the net package words it, so that the session
+// ends with the same reason as if it had read the connection itself.
+func (c *conn) readNonblocking(p []byte) (int, error) {
+	for {
+		n, err := syscall.Read(c.waitFD, p)
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			return 0, err
+		case err != nil:
+			c.readErr = &net.OpError{Op: "read", Net: "tcp", Source: c.raw.LocalAddr(), Addr: c.raw.RemoteAddr(),
+				Err: os.NewSyscallError("read", err)}
+			return 0, errNotYet
+		case n == 0:
+			c.readErr = io.EOF
+			return 0, errNotYet
+		}
+		return n, nil
+	}
+}
+
+// errNotYet ends a waiting session's read that found an error or the
+// end of the stream: both are the next read's to report.
+var errNotYet = errors.New("kept for the next read")
