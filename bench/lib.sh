@@ -60,9 +60,14 @@ bench_server() {
   echo "bench: $* did not start:" >&2; cat "$out.err" >&2; return 1
 }
 
-# bench_median RATE...: the median; bench_spread RATE...: min-max.
-bench_median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-bench_spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%d-%d", lo, hi }'; }
+# bench_median RATE...: the median, rounded; bench_median_as FORMAT
+# VALUE...: the median printed with FORMAT; bench_spread VALUE...: min-max.
+bench_median_as() {
+  local format=$1; shift
+  printf '%s\n' "$@" | sort -n | awk -v f="$format" '{ v[NR] = $1 } END { printf f, (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+bench_median() { bench_median_as %.0f "$@"; }
+bench_spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
 
 # bench_rounds FIGURE UNIT TARGET ROUNDS NAME=FUNC...: runs each FUNC once
 # per round, in turn (alternating), then prints each one's median and
@@ -107,7 +112,6 @@ bench_rounds() {
       per+=("$(awk -v l="${mine[$k]}" -v s="${theirs[$k]}" 'BEGIN { printf "%.3f", l / s }')")
     done
     printf 'rounds'"'"' ratios: %s / %s: %s; median %s (spread %s)\n' "${names[0]}" "${names[$i]}" "${per[*]}" \
-      "$(printf '%s\n' "${per[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" \
-      "$(printf '%s\n' "${per[@]}" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')"
+      "$(bench_median_as %.3f "${per[@]}")" "$(bench_spread "${per[@]}")"
   done
 }

@@ -137,6 +137,14 @@ type attempt struct {
 
 func (a *attempt) step(s Step) { a.rep.Steps = append(a.rep.Steps, s) }
 
+// ehloStep records an EHLO reply's keywords, with s's other fields, and
+// whether it offered CHUNKING (RFC 3030; Exim's K flag, eximK).
+func (a *attempt) ehloStep(kws []string, s Step) {
+	a.chunking = hasKeyword(kws, "CHUNKING")
+	s["step"], s["keywords"] = "ehlo", kws
+	a.step(s)
+}
+
 // run performs the attempt; every return path has set the outcome.
 func (a *attempt) run(ctx context.Context) {
 	if !a.locate(ctx) {
@@ -181,8 +189,7 @@ func (a *attempt) run(ctx context.Context) {
 	if code == 250 {
 		kws = keywords(lines)
 	}
-	a.chunking = hasKeyword(kws, "CHUNKING")
-	a.step(Step{"step": "ehlo", "keywords": kws})
+	a.ehloStep(kws, Step{})
 	if code != 250 {
 		a.react(result.Rejected, lastLine(lines))
 		return
@@ -250,8 +257,7 @@ func (a *attempt) run(ctx context.Context) {
 		}
 		return
 	}
-	a.chunking = hasKeyword(keywords(lines), "CHUNKING")
-	a.step(Step{"step": "ehlo", "keywords": keywords(lines), "tls": true})
+	a.ehloStep(keywords(lines), Step{"tls": true})
 	a.deliver(c, true)
 }
 
@@ -557,8 +563,8 @@ func (a *attempt) deliverInClear(ctx context.Context) {
 		}
 		return
 	}
-	a.chunking, a.session = hasKeyword(keywords(lines), "CHUNKING"), nil
-	a.step(Step{"step": "ehlo", "keywords": keywords(lines), "reconnect": "plaintext"})
+	a.session = nil
+	a.ehloStep(keywords(lines), Step{"reconnect": "plaintext"})
 	a.deliver(c, false)
 }
 

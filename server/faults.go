@@ -109,8 +109,7 @@ func (c *conn) faultClose(*scenarios.Fault) (EndReason, bool) {
 		// file or a reset depended on timing (a flaky real-sendmail
 		// cell: SSL_error=5 instead of 1). "reset" is the fault for RST.
 		_ = tc.CloseWrite()
-		c.raw.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Handshake))
-		_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, 1<<16))
+		c.drain(c.srv.cfg.Timeouts.Handshake)
 	}
 	return EndClosedByLab, true
 }
@@ -147,7 +146,7 @@ func (c *conn) faultStall(*scenarios.Fault) (EndReason, bool) {
 func (c *conn) faultAlert(f *scenarios.Fault) (EndReason, bool) {
 	d, _ := tlsalert.ParseDescription(f.Alert)
 	c.sendAlert(rejection{alert: tlsalert.Alert{Level: tlsalert.Fatal, Description: d}, log: f.Log}, 0x0303)
-	c.drain()
+	c.drain(briefly)
 	return EndClosedByLab, true
 }
 

@@ -35,7 +35,11 @@ type conn struct {
 	// to report (reader.go).
 	waitFD  int
 	readErr error
-	tls     *tls.Conn
+	// sock and readable are what waiting on the plaintext socket takes,
+	// made at the first wait (reader_unix.go).
+	sock     syscall.RawConn
+	readable func(fd uintptr) bool
+	tls      *tls.Conn
 
 	back   net.Conn // our end of the pipe to go-smtp
 	backBR *bufio.Reader

@@ -117,7 +117,7 @@ func (c *conn) handshake() (EndReason, bool) {
 			// reads what came with it, and closes with a FIN (measured on
 			// Exim 4.96 and gnutls-serv 3.7.9).
 			c.sendAlert(rule, 0x0303)
-			c.drain()
+			c.drain(briefly)
 			return EndClosedByLab, false
 		}
 	}
@@ -141,7 +141,6 @@ func (c *conn) handshake() (EndReason, bool) {
 	st := tc.ConnectionState()
 	c.tls = tc
 	c.client = tc
-	c.discardInput()  // nothing: the handshake read from the wire itself
 	c.releaseWriter() // the 220 went out before the handshake
 	c.rec.TLS = &TLSState{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite), SNI: st.ServerName}
 	if st.CurveID != 0 {
@@ -200,12 +199,16 @@ func (c *conn) sendAlert(rule rejection, version uint16) {
 		"remote", c.rec.Remote, "sni", sni, "alert", rule.alert.String())
 }
 
-// drain reads what the client already sent, briefly, so that closing
-// sends a FIN rather than a reset for unread data.
-func (c *conn) drain() {
-	c.raw.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+// drain reads what the client sends, up to 64 KiB and for at most d,
+// so that closing sends a FIN rather than a reset for unread data.
+func (c *conn) drain(d time.Duration) {
+	c.raw.SetReadDeadline(time.Now().Add(d))
 	_, _ = io.Copy(io.Discard, io.LimitReader(c.raw, 1<<16))
 }
+
+// briefly is how long a drain after an alert waits for what the client
+// already sent.
+const briefly = 100 * time.Millisecond
 
 // legacyVerdict records what an OpenSSL-1.0-era server would have done
 // with a client that offers anonymous suites, where Go cannot.

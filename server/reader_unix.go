@@ -18,26 +18,45 @@ func (c *conn) awaitInput() {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return
 	}
-	if sc, ok := c.client.(syscall.Conn); ok && c.tls == nil {
-		if rc, err := sc.SyscallConn(); err == nil {
-			c.parkReader()
-			// Read calls the function again each time the poller says
-			// the socket is readable, until it returns true; it returns
-			// at the read deadline or when the connection is closed.
-			_ = rc.Read(func(fd uintptr) bool {
-				c.takeReader()
-				c.waitFD = int(fd)
-				_, err := c.br.Peek(1)
-				c.waitFD = -1
-				if errors.Is(err, syscall.EAGAIN) {
-					c.parkReader()
-					return false
-				}
-				return true
-			})
-		}
+	if c.tls == nil && c.socketWait() {
+		c.parkReader()
+		// Read calls readable again each time the poller says the socket
+		// is readable, until it returns true; it returns at the read
+		// deadline or when the connection is closed.
+		_ = c.sock.Read(c.readable)
 	}
 	c.takeReader()
+}
+
+// socketWait says whether the session can wait on its socket, getting
+// what that takes once per session rather than once per command.
+func (c *conn) socketWait() bool {
+	if c.sock == nil {
+		sc, ok := c.raw.(syscall.Conn)
+		if !ok {
+			return false
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		c.sock, c.readable = rc, c.readableFD
+	}
+	return true
+}
+
+// readableFD is one try of the wait: the reader reads the socket without
+// blocking; true once it found bytes, an error or the end of the stream.
+func (c *conn) readableFD(fd uintptr) bool {
+	c.takeReader()
+	c.waitFD = int(fd)
+	_, err := c.br.Peek(1)
+	c.waitFD = -1
+	if errors.Is(err, syscall.EAGAIN) {
+		c.parkReader()
+		return false
+	}
+	return true
 }
 
 // readNonblocking is one read(2) of the waiting session's socket. An
