@@ -32,13 +32,15 @@ func openMaildir(dir string) (*maildir, error) {
 var (
 	deliveries atomic.Uint64
 	hostPart   = maildirHost()
+	// pid is read once: os.Getpid is a system call, once per message.
+	pid = os.Getpid()
 )
 
 // newID makes a Maildir unique name, "<seconds>.M<microseconds>P<pid>Q<n>.<host>"
 // (the modern form of maildir(5) that Dovecot writes). It is also the
 // message's id in the API, so it stays within [A-Za-z0-9.-].
 func newID(t time.Time) string {
-	return fmt.Sprintf("%d.M%dP%dQ%d.%s", t.Unix(), t.Nanosecond()/1000, os.Getpid(), deliveries.Add(1), hostPart)
+	return fmt.Sprintf("%d.M%dP%dQ%d.%s", t.Unix(), t.Nanosecond()/1000, pid, deliveries.Add(1), hostPart)
 }
 
 // maildirHost is the host name as a Maildir name part: maildir(5)

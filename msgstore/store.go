@@ -35,12 +35,13 @@ type Config struct {
 	// messages in memory only.
 	Spool string
 	// MaxMessages and MaxBytes bound the store; the oldest messages are
-	// dropped first, and each drop is logged. Zero takes the defaults
+	// dropped first. The first drop is logged, then every
+	// DropLogInterval-th, with the count so far. Zero takes the defaults
 	// in memory and means no bound with a spool (a spool is what the
 	// user asked to keep); negative means no bound.
 	MaxMessages int
 	MaxBytes    int64
-	// Logger receives a line per dropped message; nil discards.
+	// Logger receives the drop lines; nil discards.
 	Logger *slog.Logger
 	// OnDeliver, if set, is called after each message is stored.
 	OnDeliver func(Message)
@@ -88,6 +89,8 @@ type entry struct {
 type Store struct {
 	cfg    Config
 	logger *slog.Logger
+	// dropped counts the messages enforce dropped (under mu).
+	dropped uint64
 	spool  *maildir
 
 	mu      sync.Mutex
@@ -181,6 +184,12 @@ func (s *Store) insert(e *entry) {
 	s.bytes += e.bytes
 }
 
+// DropLogInterval: after the first drop, one line per this many. A store
+// at its bound drops a message for every message it takes, and a line
+// each was a log write per message under load (issue 14's profile: the
+// lab's second-largest log cost).
+const DropLogInterval = 1000
+
 // enforce drops the oldest messages until the store is within its
 // bounds; the newest message always stays, even if it alone is over.
 func (s *Store) enforce() {
@@ -196,9 +205,11 @@ func (s *Store) enforce() {
 		if e.path != "" {
 			s.spool.remove(e.path)
 		}
-		s.logger.Warn("msgstore: dropped the oldest message to stay within the store's bounds",
-			"id", e.msg.ID, "session", e.msg.Session, "size", e.bytes,
-			"max_messages", s.cfg.MaxMessages, "max_bytes", s.cfg.MaxBytes)
+		if s.dropped++; s.dropped == 1 || s.dropped%DropLogInterval == 0 {
+			s.logger.Warn("msgstore: dropped the oldest message to stay within the store's bounds",
+				"id", e.msg.ID, "session", e.msg.Session, "size", e.bytes, "dropped", s.dropped,
+				"max_messages", s.cfg.MaxMessages, "max_bytes", s.cfg.MaxBytes)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package msgstore
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,11 +34,14 @@ func TestBounds(t *testing.T) {
 		maxBytes    int64
 		sizes       []int
 		want        []string // sessions left, newest first
+		logged      int      // drop lines
 	}{
-		{"count", 2, -1, []int{10, 10, 10}, []string{"s-3", "s-2"}},
-		{"bytes", -1, 2 * (200 + 1000), []int{1000, 1000, 1000}, []string{"s-3", "s-2"}},
-		{"one big", -1, 100, []int{10, 5000}, []string{"s-2"}},
-		{"within", 5, 1 << 20, []int{10, 10}, []string{"s-2", "s-1"}},
+		{"count", 2, -1, []int{10, 10, 10}, []string{"s-3", "s-2"}, 1},
+		{"bytes", -1, 2 * (200 + 1000), []int{1000, 1000, 1000}, []string{"s-3", "s-2"}, 1},
+		{"one big", -1, 100, []int{10, 5000}, []string{"s-2"}, 1},
+		{"within", 5, 1 << 20, []int{10, 10}, []string{"s-2", "s-1"}, 0},
+		// 2,500 drops: the first, the 1,000th and the 2,000th are logged.
+		{"steady", 1, -1, slices.Repeat([]int{10}, 2501), []string{"s-" + string(rune('1'+2500))}, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,8 +58,11 @@ func TestBounds(t *testing.T) {
 			if got := ids(s.List()); !slices.Equal(got, tt.want) {
 				t.Errorf("kept %v, want %v", got, tt.want)
 			}
-			if drops := strings.Count(log.String(), "dropped the oldest message"); drops != len(tt.sizes)-len(tt.want) {
-				t.Errorf("%d drops logged, want %d:\n%s", drops, len(tt.sizes)-len(tt.want), log.String())
+			if drops := strings.Count(log.String(), "dropped the oldest message"); drops != tt.logged {
+				t.Errorf("%d drop lines, want %d:\n%s", drops, tt.logged, log.String())
+			}
+			if n := strings.Count(log.String(), fmt.Sprintf("dropped=%d ", len(tt.sizes)-len(tt.want))); tt.logged > 0 && tt.name != "steady" && n != 1 {
+				t.Errorf("the drop line does not count the drops:\n%s", log.String())
 			}
 		})
 	}

@@ -17,7 +17,7 @@ import (
 type backend struct{ srv *Server }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	bc, ok := c.Conn().(*backendConn)
+	bc, ok := c.Conn().(*bridge)
 	if !ok {
 		return nil, errors.New("server: connection did not come through the wire layer")
 	}

@@ -41,8 +41,17 @@ type conn struct {
 	readable func(fd uintptr) bool
 	tls      *tls.Conn
 
-	back   net.Conn // our end of the pipe to go-smtp
-	backBR *bufio.Reader
+	// go-smtp's side of the session (bridge.go): next resumes the
+	// session, yield suspends it; toSMTP is what go-smtp reads next,
+	// fromSMTP what it wrote and the session has not read yet.
+	next     func() (struct{}, bool)
+	yield    func(struct{}) bool
+	backOn   bool  // go-smtp has a connection for the session
+	greeted  bool  // go-smtp's greeting was read (and dropped)
+	stopping bool  // the session asked go-smtp's side to end
+	backErr  error // why go-smtp's side cannot go on
+	toSMTP   []byte
+	fromSMTP bytes.Buffer
 
 	rec        Record
 	transcript *Transcript
@@ -125,18 +134,6 @@ func (c *conn) aborted() bool {
 	return c.abortd
 }
 
-// serve runs the session to its end and records it.
-func (c *conn) serve() {
-	defer c.parkReader()
-	defer c.srv.forget(c)
-	c.transcript = c.srv.cfg.Sessions.start(c.rec)
-	stop := context.AfterFunc(c.ctx, c.abort)
-	defer stop()
-	defer c.recoverPanic()
-	end := c.run()
-	c.finish(end)
-}
-
 // recoverPanic ends a session that panicked as go-smtp does its own
 // (conn.handlePanic): a 421, the stack in the log, and the lab goes on
 // serving every other session. Without it one panic stopped every
@@ -159,11 +156,6 @@ func (c *conn) run() EndReason {
 	if c.refused {
 		return c.refuse()
 	}
-	defer func() {
-		if c.back != nil {
-			c.back.Close()
-		}
-	}()
 	if end, done, ok := c.fault(scenarios.AtConnect); done {
 		return end
 	} else if !ok {
@@ -385,7 +377,7 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		c.write(c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyQuit, vars{arg: arg, line: line}, []string{"221 2.0.0 Bye"}))
 		return EndQuit, true
 	}
-	if verb == "EHLO" && c.back == nil && arg != "" {
+	if verb == "EHLO" && !c.backOn && arg != "" {
 		// go-smtp would answer 250 (handleGreet: any non-empty domain)
 		// and its reply is replaced by the dialect's: the wire layer
 		// answers, and go-smtp hears the greeting when a command needs
@@ -397,7 +389,7 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 		c.write(c.ehloLines())
 		return "", false
 	}
-	if c.back == nil && c.helo != "" && verb != "HELO" && verb != "EHLO" {
+	if !c.backOn && c.helo != "" && verb != "HELO" && verb != "EHLO" {
 		// go-smtp's side has not heard the client's EHLO (answered
 		// above, or given before STARTTLS) and wants one before MAIL;
 		// the imitated servers do not ask again (Postfix:
@@ -501,9 +493,8 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 // go-smtp when go-smtp takes the command's syntax (it reads or discards
 // the chunk then), discarded here when it does not. go-smtp may write
 // its refusal before it reads the chunk (BDAT without MAIL, a chunk over
-// the size limit): its reply is read while the chunk is written, or both
-// sides of the synchronous pipe would wait for each other (issue 14: a
-// 30 s hang ending as timeout).
+// the size limit); its writes never wait (bridge.go), so neither side
+// waits for the other (issue 14: a 30 s hang ending as timeout).
 func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 	fields := strings.Fields(arg)
 	var size uint64
@@ -514,42 +505,28 @@ func (c *conn) relayBDAT(arg, line string) (EndReason, bool) {
 		chunked = err == nil
 	}
 	forward := chunked && (len(fields) == 1 || len(fields) == 2 && strings.EqualFold(fields[1], "LAST"))
-	if err := c.startBackend(); err != nil {
-		return c.backendGone(err)
-	}
-	c.armBackend()
 	if err := c.toBackend([]byte(line + "\r\n")); err != nil {
 		return c.backendGone(err)
 	}
-	type reply struct {
-		code  int
-		lines []string
-		err   error
-	}
-	replied := make(chan reply, 1)
-	go func() {
-		code, lines, err := c.backendReply()
-		replied <- reply{code, lines, err}
-	}()
 	if chunked {
 		var err error
 		if forward {
-			err = c.copyChunk(int64(size))
+			var backErr error
+			if err, backErr = c.copyChunk(int64(size)); backErr != nil {
+				return c.backendGone(backErr)
+			}
 		} else {
 			err = c.discardChunk(int64(size))
 		}
 		if err != nil {
-			c.back.Close() // ends the reply's read
-			<-replied
 			return c.endFromError(err), true
 		}
 		c.step(Step{From: FromClient, Kind: StepBody, Text: fmt.Sprintf("%d bytes", size), Size: int64(size), TLS: c.tls != nil})
 	}
-	r := <-replied
-	if r.err != nil {
-		return c.backendGone(r.err)
+	code, lines, err := c.backendReply()
+	if err != nil {
+		return c.backendGone(err)
 	}
-	code, lines := r.code, r.lines
 	last := len(fields) == 2 && strings.EqualFold(fields[1], "LAST")
 	if last || code == 552 {
 		c.resetTransaction() // the transaction ends (go-smtp resets after an over-size chunk)
@@ -697,10 +674,24 @@ func (c *conn) discardChunk(n int64) error {
 	return err
 }
 
-func (c *conn) copyChunk(n int64) error {
+// copyChunk hands go-smtp a chunk of n bytes as they arrive, a
+// buffer's worth at a time; err is the client's, backErr go-smtp's.
+func (c *conn) copyChunk(n int64) (err, backErr error) {
 	c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
-	_, err := io.CopyN(c.back, c.br, n)
-	return err
+	for n > 0 {
+		buf, err := c.br.Peek(int(min(n, int64(c.br.Size()))))
+		if len(buf) > 0 {
+			if backErr := c.toBackend(buf); backErr != nil {
+				return nil, backErr
+			}
+			c.br.Discard(len(buf))
+			n -= int64(len(buf))
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+	return nil, nil
 }
 
 // ehloLines renders the EHLO reply: the dialect's greeting and keywords,
@@ -878,88 +869,12 @@ func (c *conn) readLine(timeout time.Duration) (string, error) {
 	return strings.TrimRight(string(line), "\r\n"), nil
 }
 
-// startBackend starts go-smtp's side of the session at the first command
-// it must see: an idle connection (a client that has the banner and
-// says nothing yet, a load test's pool) holds no pipe, no go-smtp
-// goroutine and none of its buffers (issue 14: memory per idle
-// connection). go-smtp greets first; the imitated banner replaced that.
-func (c *conn) startBackend() error {
-	if c.back != nil {
-		return nil
-	}
-	mine, theirs := net.Pipe()
-	// go-smtp's replies are short lines, read whole by ReadString.
-	c.back, c.backBR = mine, bufio.NewReaderSize(mine, 512)
-	if err := c.srv.backends.hand(c.ctx, &backendConn{Conn: theirs, front: c}); err != nil {
-		return err
-	}
-	c.armBackend()
-	if _, _, err := c.backendReply(); err != nil {
-		return fmt.Errorf("greeting: %w", err)
-	}
-	return nil
-}
-
-// stopBackend ends go-smtp's side of the session; the next command
-// starts a new one. After STARTTLS the server forgets what the client
-// said (RFC 3207 §4.2), and an idle TLS session then holds no go-smtp
-// goroutine or buffers (issue 14: memory per idle TLS connection).
-func (c *conn) stopBackend() {
-	if c.back != nil {
-		c.back.Close()
-		c.back, c.backBR = nil, nil
-	}
-}
-
-// roundTrip sends one line to go-smtp and reads its reply.
-func (c *conn) roundTrip(line string) (int, []string, error) {
-	if err := c.startBackend(); err != nil {
-		return 0, nil, err
-	}
-	c.armBackend()
-	if err := c.toBackend([]byte(line)); err != nil {
-		return 0, nil, err
-	}
-	return c.backendReply()
-}
-
-// armBackend bounds the exchange with go-smtp that follows, should it
-// hang. Once per command: a deadline on net.Pipe is a timer, and one per
-// reply line cost more than the line.
-func (c *conn) armBackend() {
-	c.back.SetDeadline(time.Now().Add(backendTimeout))
-}
-
-func (c *conn) toBackend(p []byte) error {
-	_, err := c.back.Write(p)
-	return err
-}
-
-// backendReply reads one (possibly multi-line) reply from go-smtp.
-func (c *conn) backendReply() (int, []string, error) {
-	var lines []string
-	for {
-		l, err := c.backBR.ReadString('\n')
-		if err != nil {
-			return 0, nil, err
-		}
-		l = strings.TrimRight(l, "\r\n")
-		if len(l) < 3 {
-			return 0, nil, fmt.Errorf("go-smtp wrote %q", l)
-		}
-		lines = append(lines, l)
-		if len(l) == 3 || l[3] == ' ' {
-			code, err := strconv.Atoi(l[:3])
-			return code, lines, err
-		}
-	}
-}
-
 // backendGone ends a session whose go-smtp side closed (it does after
 // too many errors) or failed.
 func (c *conn) backendGone(err error) (EndReason, bool) {
-	// net.ErrClosed: the lab is shutting down (pipeListener.hand).
-	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, net.ErrClosed) {
+	// net.ErrClosed: the lab is shutting down (pipeListener.hand), or
+	// go-smtp closed its side (bridge.Read).
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.note("backend: %v", err)
 	}
 	_ = c.flush()
@@ -1195,23 +1110,3 @@ func redact(verb, line string) string {
 	}
 	return line
 }
-
-// backendConn is go-smtp's end of the pipe; it reports the client's
-// addresses and leads back to the wire-layer session.
-type backendConn struct {
-	net.Conn
-	front *conn
-}
-
-func (b *backendConn) RemoteAddr() net.Addr { return b.front.raw.RemoteAddr() }
-
-// Read reports the wire layer's close as EOF: go-smtp treats EOF as a
-// normal end and anything else as an error worth logging.
-func (b *backendConn) Read(p []byte) (int, error) {
-	n, err := b.Conn.Read(p)
-	if errors.Is(err, io.ErrClosedPipe) {
-		err = io.EOF
-	}
-	return n, err
-}
-func (b *backendConn) LocalAddr() net.Addr { return b.front.raw.LocalAddr() }

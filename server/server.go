@@ -54,8 +54,6 @@ const (
 	DefaultCommandTimeout   = 300 * time.Second
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultSessionTimeout   = 30 * time.Minute
-	// backendTimeout bounds a round trip to the in-process go-smtp.
-	backendTimeout = 30 * time.Second
 	// maxCommandLine is the longest command line accepted (RFC 5321
 	// §4.5.3.1.4 says 512; Postfix's line_length_limit is 2048).
 	maxCommandLine = 2048

@@ -1,0 +1,214 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// The wire layer and go-smtp take turns, never run at once: the wire
+// layer hands go-smtp a command and waits for its reply. Issue 14's
+// profile put a sixth of a plaintext session in the net.Pipe between
+// them: a goroutine hand-off each way for every command, a deadline
+// timer for each exchange, and go-smtp's greeting and a hidden EHLO
+// crossing it at the start of every transaction.
+//
+// So the session runs as a coroutine (iter.Pull), and go-smtp's
+// connection is a bridge whose reads resume it. Until the session first
+// needs go-smtp, the goroutine that accepted the client drives it
+// (drive). At that first command the session yields; the driver gives
+// go-smtp a bridge and ends, and from then on go-smtp's own goroutine
+// drives the session: each of its reads resumes the session until the
+// session hands it the next command (toBackend). What go-smtp writes is
+// kept until the session reads it (backendReply): a write never waits.
+// A round trip is two coroutine switches, with no timer and no
+// scheduler hand-off, and nothing can deadlock: the side that is not
+// running is always waiting for the other.
+
+// serve runs the session to its end and records it.
+func (c *conn) serve() {
+	c.next, _ = iter.Pull(c.lifetime)
+	c.drive()
+}
+
+// lifetime is the session, from the banner to its record: the
+// coroutine's body.
+func (c *conn) lifetime(yield func(struct{}) bool) {
+	c.yield = yield
+	defer c.parkReader()
+	defer c.srv.forget(c)
+	c.transcript = c.srv.cfg.Sessions.start(c.rec)
+	stop := context.AfterFunc(c.ctx, c.abort)
+	defer stop()
+	defer c.recoverPanic()
+	end := c.run()
+	c.finish(end)
+}
+
+// drive runs the session until it ends or asks for go-smtp, and then
+// gives go-smtp a bridge whose reads drive it from then on. It runs on
+// the goroutine that accepted the client, and again on a goroutine of
+// its own after STARTTLS ends go-smtp's side (stopBackend).
+func (c *conn) drive() {
+	for {
+		if _, ok := c.next(); !ok {
+			return
+		}
+		// The session asked for go-smtp: c.toSMTP holds its first line.
+		if err := c.srv.backends.hand(c.ctx, &bridge{front: c}); err != nil {
+			c.backErr = err
+			continue
+		}
+		return
+	}
+}
+
+// toBackend hands p to go-smtp, starting its side of the session if
+// there is none, and returns once go-smtp has read all of it and waits
+// for more.
+func (c *conn) toBackend(p []byte) error {
+	if !c.backOn {
+		c.backOn, c.greeted, c.backErr = true, false, nil
+		c.fromSMTP.Reset()
+	}
+	if c.backErr != nil {
+		return c.backErr
+	}
+	c.toSMTP = p
+	c.yield(struct{}{})
+	c.toSMTP = nil
+	return c.backErr
+}
+
+// roundTrip hands one line to go-smtp and reads its reply.
+func (c *conn) roundTrip(line string) (int, []string, error) {
+	if err := c.toBackend([]byte(line)); err != nil {
+		return 0, nil, err
+	}
+	return c.backendReply()
+}
+
+// stopBackend ends go-smtp's side of the session; the next command
+// starts a new one. After STARTTLS the server forgets what the client
+// said (RFC 3207 §4.2), and an idle TLS session then holds no go-smtp
+// goroutine or buffers (issue 14: memory per idle TLS connection).
+func (c *conn) stopBackend() {
+	if !c.backOn {
+		return
+	}
+	c.stopping = true
+	// go-smtp's read returns io.EOF and starts a new driver
+	// (bridge.Read), which resumes the session here.
+	c.yield(struct{}{})
+	c.stopping, c.backOn = false, false
+	c.fromSMTP.Reset()
+}
+
+// errNoReply: go-smtp asked for more input without answering the
+// command it was given.
+var errNoReply = errors.New("go-smtp read on without replying")
+
+// backendReply reads go-smtp's reply to what it was given last, after
+// its greeting, which the imitated banner replaced.
+func (c *conn) backendReply() (int, []string, error) {
+	if !c.greeted {
+		if _, _, err := c.nextReply(); err != nil {
+			return 0, nil, fmt.Errorf("greeting: %w", err)
+		}
+		c.greeted = true
+	}
+	return c.nextReply()
+}
+
+// nextReply takes one (possibly multi-line) reply from what go-smtp
+// wrote.
+func (c *conn) nextReply() (int, []string, error) {
+	var lines []string
+	for {
+		l, err := c.fromSMTP.ReadString('\n')
+		if err != nil {
+			return 0, nil, errNoReply
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if len(l) < 3 {
+			return 0, nil, fmt.Errorf("go-smtp wrote %q", l)
+		}
+		lines = append(lines, l)
+		if len(l) == 3 || l[3] == ' ' {
+			code, err := strconv.Atoi(l[:3])
+			return code, lines, err
+		}
+	}
+}
+
+// bridge is go-smtp's connection for one session: reading it runs the
+// session until the session hands go-smtp its next input; what go-smtp
+// writes waits for the session to read it. It reports the client's
+// addresses and leads back to the wire-layer session.
+type bridge struct {
+	front *conn
+	// ended: go-smtp's side is over; reads return io.EOF.
+	ended bool
+	// closed: go-smtp closed the connection (Close may come from
+	// go-smtp's Server.Close, on another goroutine).
+	closed atomic.Bool
+}
+
+func (b *bridge) Read(p []byte) (int, error) {
+	c := b.front
+	for len(c.toSMTP) == 0 {
+		switch {
+		case b.ended:
+			return 0, io.EOF
+		case b.closed.Load():
+			// go-smtp closed its side (after a panic in a handler): the
+			// session goes on without it, driven from here.
+			c.backErr, b.ended = net.ErrClosed, true
+			c.drive()
+			return 0, io.EOF
+		case c.stopping:
+			// The session asked go-smtp's side to end (stopBackend) and
+			// goes on with a driver of its own; this goroutine ends, and
+			// go-smtp's buffers with it.
+			b.ended = true
+			go c.drive()
+			return 0, io.EOF
+		}
+		if _, ok := c.next(); !ok {
+			b.ended = true
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, c.toSMTP)
+	c.toSMTP = c.toSMTP[n:]
+	return n, nil
+}
+
+func (b *bridge) Write(p []byte) (int, error) {
+	if b.ended {
+		return 0, net.ErrClosed
+	}
+	return b.front.fromSMTP.Write(p)
+}
+
+// Close is go-smtp closing its side; the session's next read of it
+// finds out.
+func (b *bridge) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+func (b *bridge) LocalAddr() net.Addr  { return b.front.raw.LocalAddr() }
+func (b *bridge) RemoteAddr() net.Addr { return b.front.raw.RemoteAddr() }
+
+// Deadlines are the wire layer's: go-smtp's side never waits on its own.
+func (b *bridge) SetDeadline(time.Time) error      { return nil }
+func (b *bridge) SetReadDeadline(time.Time) error  { return nil }
+func (b *bridge) SetWriteDeadline(time.Time) error { return nil }
