@@ -20,36 +20,72 @@ import (
 // timer for each exchange, and go-smtp's greeting and a hidden EHLO
 // crossing it at the start of every transaction.
 //
-// So the session runs as a coroutine (iter.Pull), and go-smtp's
-// connection is a bridge whose reads resume it. Until the session first
-// needs go-smtp, the goroutine that accepted the client drives it
-// (drive). At that first command the session yields; the driver gives
-// go-smtp a bridge and ends, and from then on go-smtp's own goroutine
-// drives the session: each of its reads resumes the session until the
-// session hands it the next command (toBackend). What go-smtp writes is
-// kept until the session reads it (backendReply): a write never waits.
-// A round trip is two coroutine switches, with no timer and no
-// scheduler hand-off, and nothing can deadlock: the side that is not
-// running is always waiting for the other.
+// So once go-smtp may be needed, the session runs as a coroutine
+// (iter.Pull), and go-smtp's connection is a bridge whose reads resume
+// it. Until then (the banner, EHLO, STARTTLS: where an idle session
+// waits) it runs on the goroutine that accepted the client, alone: a
+// coroutine would add a goroutine waiting on it (issue 14: memory per
+// idle connection). At the first command that may need go-smtp
+// (answeredAlone), that goroutine makes the rest of the session a
+// coroutine and drives it (drive) until it hands go-smtp a command; it
+// then gives go-smtp a bridge and ends, and from then on go-smtp's own
+// goroutine drives the session: each of its reads resumes the session
+// until the session hands it the next command (toBackend). What go-smtp
+// writes is kept until the session reads it (backendReply): a write
+// never waits. A round trip is two coroutine switches, with no timer
+// and no scheduler hand-off, and nothing can deadlock: the side that is
+// not running is always waiting for the other.
+
+// endHandOver is commands' word for "go on as a coroutine"; it is never
+// recorded.
+const endHandOver EndReason = "(handed over)"
 
 // serve runs the session to its end and records it.
 func (c *conn) serve() {
-	c.next, _ = iter.Pull(c.lifetime)
+	c.transcript = c.srv.cfg.Sessions.start(c.rec)
+	c.stopAbort = context.AfterFunc(c.ctx, c.abort)
+	if c.part(c.run) != endHandOver {
+		return
+	}
+	c.next, _ = iter.Pull(func(yield func(struct{}) bool) {
+		c.yield = yield
+		c.part(c.commands)
+	})
 	c.drive()
 }
 
-// lifetime is the session, from the banner to its record: the
-// coroutine's body.
-func (c *conn) lifetime(yield func(struct{}) bool) {
-	c.yield = yield
-	defer c.parkReader()
-	defer c.srv.forget(c)
-	c.transcript = c.srv.cfg.Sessions.start(c.rec)
-	stop := context.AfterFunc(c.ctx, c.abort)
-	defer stop()
+// part runs f, a part of the session, and unless f hands the session
+// over, ends it: the record, the log line, and what the session held.
+// A panic in f ends the session with 421 (recoverPanic).
+func (c *conn) part(f func() EndReason) (end EndReason) {
+	defer func() {
+		if end != endHandOver {
+			c.stopAbort()
+			c.srv.forget(c)
+			c.parkReader()
+		}
+	}()
 	defer c.recoverPanic()
-	end := c.run()
-	c.finish(end)
+	if end = f(); end != endHandOver {
+		c.finish(end)
+	}
+	return end
+}
+
+// answeredAlone says whether the wire layer answers a command line
+// without go-smtp when go-smtp has not started: EHLO with a domain (the
+// dialect's reply, relay), STARTTLS, QUIT, and what go-smtp does not
+// implement. It may say false of a line that turns out not to need
+// go-smtp (a fault answers it); never true of one that does.
+func answeredAlone(line string) bool {
+	verb, arg, _ := strings.Cut(line, " ")
+	switch strings.ToUpper(verb) {
+	case "EHLO":
+		return strings.TrimSpace(arg) != ""
+	case "HELO", "MAIL", "RCPT", "RSET", "NOOP", "VRFY", "AUTH", "DATA", "BDAT":
+		return false
+	}
+	return true
 }
 
 // drive runs the session until it ends or asks for go-smtp, and then
@@ -81,6 +117,10 @@ func (c *conn) toBackend(p []byte) error {
 	if c.backErr != nil {
 		return c.backErr
 	}
+	if c.yield == nil {
+		// answeredAlone said a command needing go-smtp needs none.
+		return errNotCoroutine
+	}
 	c.toSMTP = p
 	c.yield(struct{}{})
 	c.toSMTP = nil
@@ -110,6 +150,10 @@ func (c *conn) stopBackend() {
 	c.stopping, c.backOn = false, false
 	c.fromSMTP.Reset()
 }
+
+// errNotCoroutine is a bug: go-smtp was needed before the session ran
+// as a coroutine.
+var errNotCoroutine = errors.New("server: go-smtp needed before the session runs as a coroutine")
 
 // errNoReply: go-smtp asked for more input without answering the
 // command it was given.

@@ -35,6 +35,10 @@ type conn struct {
 	// to report (reader.go).
 	waitFD  int
 	readErr error
+	// held is the byte a waiting TLS session read, heldN whether it
+	// holds one, for the reader's next read (reader.go).
+	held  [1]byte
+	heldN int
 	// sock and readable are what waiting on the plaintext socket takes,
 	// made at the first wait (reader_unix.go).
 	sock     syscall.RawConn
@@ -50,8 +54,13 @@ type conn struct {
 	greeted  bool  // go-smtp's greeting was read (and dropped)
 	stopping bool  // the session asked go-smtp's side to end
 	backErr  error // why go-smtp's side cannot go on
-	toSMTP   []byte
-	fromSMTP bytes.Buffer
+	// pending is the command that made the session a coroutine,
+	// handedOver says it is still to be handled.
+	pending    string
+	handedOver bool
+	stopAbort  func() bool // stops the session timeout's abort
+	toSMTP     []byte
+	fromSMTP   bytes.Buffer
 
 	rec        Record
 	transcript *Transcript
@@ -167,27 +176,45 @@ func (c *conn) run() EndReason {
 	if end, done, _ := c.fault(scenarios.AtBanner); done {
 		return end
 	}
+	return c.commands()
+}
+
+// commands is the command loop; it returns why the session ended, or
+// endHandOver at the first command go-smtp may have to answer while the
+// session does not run as a coroutine yet (bridge.go). Run again in the
+// coroutine, it takes that command first.
+func (c *conn) commands() EndReason {
 	for {
-		line, err := c.readLine(c.srv.cfg.Timeouts.Command)
-		if errors.Is(err, errLineTooLong) {
-			c.rec.addCommand("(line too long)")
-			c.lineStep(FromClient, "(line too long)")
-			c.count("unknown", false)
-			if code := c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{}); code == 421 {
-				// 421 means the server closes (RFC 5321 §3.8); sendmail does.
-				_ = c.flush()
-				return EndClosedByLab
+		var line string
+		if c.handedOver {
+			line, c.handedOver = c.pending, false
+		} else {
+			var err error
+			line, err = c.readLine(c.srv.cfg.Timeouts.Command)
+			if errors.Is(err, errLineTooLong) {
+				c.rec.addCommand("(line too long)")
+				c.lineStep(FromClient, "(line too long)")
+				c.count("unknown", false)
+				if code := c.replyKey(scenarios.ReplyLineTooLong, scenarios.ReplyUnknown, vars{}); code == 421 {
+					// 421 means the server closes (RFC 5321 §3.8); sendmail does.
+					_ = c.flush()
+					return EndClosedByLab
+				}
+				if end, done := c.errorLimit(); done {
+					return end
+				}
+				if err := c.flushIfIdle(); err != nil {
+					return c.endFromError(err)
+				}
+				continue
 			}
-			if end, done := c.errorLimit(); done {
-				return end
-			}
-			if err := c.flushIfIdle(); err != nil {
+			if err != nil {
 				return c.endFromError(err)
 			}
-			continue
-		}
-		if err != nil {
-			return c.endFromError(err)
+			if c.yield == nil && !answeredAlone(line) {
+				c.pending, c.handedOver = line, true
+				return endHandOver
+			}
 		}
 		if end, done := c.dispatch(line); done {
 			return end

@@ -13,13 +13,15 @@ import (
 // idle connection). That read is the one the session made before, of up
 // to 4 KiB, so what one read takes is unchanged: the bytes pipelined
 // after STARTTLS that are discarded (RFC 3207 §5), and which replies to
-// a pipelined group go out together (RFC 2920 §3.1). A TLS session keeps
-// its reader: crypto/tls may hold decrypted bytes while the socket has
-// none, so the socket's readiness says nothing about them.
+// a pipelined group go out together (RFC 2920 §3.1). A TLS session
+// cannot wait on its socket (crypto/tls may hold decrypted bytes while
+// the socket has none): it waits in a one-byte read of the TLS
+// connection instead, and the reader taken then returns that byte
+// first (tlsWait).
 
-// readers read the client's commands; a plaintext session holds one
-// from the first byte of a command until it waits for the next with
-// nothing buffered, a TLS session for the rest of its life.
+// readers read the client's commands; a session holds one from the
+// first byte of a command until it waits for the next with nothing
+// buffered.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // clientReader is what the session's reader reads: the client's
@@ -33,11 +35,28 @@ func (r *clientReader) Read(p []byte) (int, error) {
 	if c.waitFD >= 0 {
 		return c.readNonblocking(p)
 	}
+	if c.heldN > 0 && len(p) > 0 {
+		p[0], c.heldN = c.held[0], 0
+		return 1, nil
+	}
 	if err := c.readErr; err != nil {
 		c.readErr = nil
 		return 0, err
 	}
 	return c.client.Read(p)
+}
+
+// tlsWait waits for a TLS session's next bytes without a reader: a
+// one-byte read of the TLS connection, kept for the reader's first read
+// (an error, for the read after). crypto/tls keeps the rest of the
+// record; the reader's next read takes it, so what one read of the
+// session's reader returns is unchanged. An idle TLS session holds no
+// 4 KiB reader (issue 14: memory per idle TLS connection, at the edge of
+// its 40 KiB with one).
+func (c *conn) tlsWait() {
+	c.parkReader()
+	n, err := c.tls.Read(c.held[:])
+	c.heldN, c.readErr = n, err
 }
 
 // takeReader gives the session a reader, if it has none.

@@ -18,7 +18,9 @@ func (c *conn) awaitInput() {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return
 	}
-	if c.tls == nil && c.socketWait() {
+	if c.tls != nil {
+		c.tlsWait()
+	} else if c.socketWait() {
 		c.parkReader()
 		// Read calls readable again each time the poller says the socket
 		// is readable, until it returns true; it returns at the read
