@@ -4,7 +4,8 @@
 # accepted file, transcripts) against Postfix's smtp-sink and aiosmtpd's
 # Sink handler, all driven by Postfix's smtp-source with the same
 # arguments, in alternating rounds, in one private network namespace.
-# Each message is its own session, so a round goes past 10,000 sessions
+# A bare Go sink built in the harness runs too, as a floor. Each message
+# is its own session, so a round goes past 10,000 sessions
 # (where the session log's copy of every kept record used to start).
 #
 #   bench/sink.sh [ROUNDS] [MESSAGES]     (default 5 rounds of 12000)
@@ -28,7 +29,10 @@ sink_user=()
 [ "$(id -u)" = 0 ] && sink_user=(-u nobody)
 smtp-sink "${sink_user[@]}" "$sink_addr" 1000 >/dev/null &
 bench_pids+=($!)
-servers=("mxlab no-starttls=lab" "smtp-sink=sink")
+# A bare Go sink (mxbench sink-server): what Go's runtime alone costs a
+# sink on this machine, the floor under the lab's own figure.
+gosink_addr=$(bench_server "$BENCH_TMP/gosink.out" "$BENCH_TMP/mxbench" sink-server -addr 127.0.0.1:0)
+servers=("mxlab no-starttls=lab" "smtp-sink=sink" "Go sink (mxbench)=gosink")
 # aiosmtpd: Debian's python3-aiosmtpd, with Debian's python3 (not a
 # python3 earlier on PATH without the module).
 if /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
@@ -55,5 +59,6 @@ source_rate() {
 lab() { source_rate "$lab_addr"; }
 sink() { source_rate "$sink_addr"; }
 aio() { source_rate 127.0.0.1:10098; }
+gosink() { source_rate "$gosink_addr"; }
 
 bench_rounds "plaintext sink" msgs/s 0.8 "$rounds" "${servers[@]}"

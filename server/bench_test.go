@@ -100,3 +100,29 @@ func BenchmarkAlert(b *testing.B) {
 		d.Conn.Close()
 	}
 }
+
+// BenchmarkPipelinedRSET is go-smtp's round trip alone: RSET, which the
+// wire layer hands to go-smtp, in pipelined groups of 100 on one session,
+// so that the client's reads and writes are spread over 100 commands.
+// It measured the net.Pipe between the wire layer and go-smtp against
+// the coroutine bridge that replaced it (bridge.go).
+func BenchmarkPipelinedRSET(b *testing.B) {
+	ts := startScenario(b, "baseline", nil)
+	d := ts.greeted(b)
+	d.Cmd("EHLO client.example", 250)
+	d.Cmd("RSET", 250) // go-smtp's side starts here
+	group := []byte(strings.Repeat("RSET\r\n", 100))
+	n := 0
+	for b.Loop() {
+		if n%100 == 0 {
+			if _, err := d.Conn.Write(group); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d.Expect(250)
+		n++
+	}
+	for ; n%100 != 0; n++ {
+		d.Expect(250)
+	}
+}

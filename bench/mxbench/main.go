@@ -5,6 +5,7 @@
 // rate. bench/tls.sh runs it; it is not part of mxlab.
 //
 //	mxbench tls-server -addr A -cert C -key K
+//	mxbench sink-server -addr A
 //	mxbench alert-server -addr A -copy LAB -sni NAME
 //	mxbench drive -mode starttls|tls|alert -addr A -n N -c C [-sni NAME]
 //	mxbench site -manifest F -scenario S -field smtp|mx|cert|key
@@ -30,13 +31,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mxbench tls-server|alert-server|drive|site|banner [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mxbench tls-server|sink-server|alert-server|drive|site|banner [flags]")
 		os.Exit(64)
 	}
 	var err error
 	switch os.Args[1] {
 	case "tls-server":
 		err = tlsServer(os.Args[2:])
+	case "sink-server":
+		err = sinkServer(os.Args[2:])
 	case "alert-server":
 		err = alertServer(os.Args[2:])
 	case "drive":
@@ -46,7 +49,7 @@ func main() {
 	case "banner":
 		err = banner(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown mode %q (tls-server, alert-server, drive, site, banner)", os.Args[1])
+		err = fmt.Errorf("unknown mode %q (tls-server, sink-server, alert-server, drive, site, banner)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mxbench:", err)
@@ -94,6 +97,62 @@ func tlsServer(args []string) error {
 			return
 		}
 		io.Copy(io.Discard, tc)
+	})
+}
+
+// sinkServer is a bare Go SMTP sink: the replies smtp-sink gives, with
+// nothing recorded, kept or logged, read and written as the lab does (a
+// goroutine per session, a 4 KiB reader, replies flushed unless the next
+// command is already buffered). Against smtp-sink it measures what Go's
+// runtime costs a sink on the machine; against the lab, what the lab's
+// own work costs (issue 14's plaintext figure).
+func sinkServer(args []string) error {
+	fs := flag.NewFlagSet("sink-server", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	fs.Parse(args)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr())
+	return serve(ln, func(c net.Conn) {
+		br := bufio.NewReaderSize(c, 4096)
+		bw := bufio.NewWriterSize(c, 4096)
+		bw.WriteString("220 sink.example ESMTP\r\n")
+		for {
+			if br.Buffered() == 0 && bw.Flush() != nil {
+				return
+			}
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			verb, _, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+			switch strings.ToUpper(verb) {
+			case "EHLO":
+				bw.WriteString("250-sink.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+			case "DATA":
+				bw.WriteString("354 End data with <CR><LF>.<CR><LF>\r\n")
+				bw.Flush()
+				for start := true; ; {
+					l, err := br.ReadSlice('\n')
+					if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+						return
+					}
+					if start && string(l) == ".\r\n" {
+						break
+					}
+					start = err == nil
+				}
+				bw.WriteString("250 2.0.0 Ok: queued\r\n")
+			case "QUIT":
+				bw.WriteString("221 2.0.0 Bye\r\n")
+				bw.Flush()
+				return
+			default:
+				bw.WriteString("250 2.0.0 Ok\r\n")
+			}
+		}
 	})
 }
 
