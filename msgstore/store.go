@@ -91,7 +91,7 @@ type Store struct {
 	logger *slog.Logger
 	// dropped counts the messages enforce dropped (under mu).
 	dropped uint64
-	spool  *maildir
+	spool   *maildir
 
 	mu      sync.Mutex
 	entries []*entry // oldest first

@@ -124,6 +124,11 @@ func (c *conn) toBackend(p []byte) error {
 	c.toSMTP = p
 	c.yield(struct{}{})
 	c.toSMTP = nil
+	if c.backErr != nil && c.fromSMTP.Len() > 0 {
+		// go-smtp answered, then closed its side (its 421 after a panic
+		// in a handler): the answer is read; the next hand-over fails.
+		return nil
+	}
 	return c.backErr
 }
 

@@ -398,7 +398,7 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 	}
 	if verb == "QUIT" {
 		// go-smtp has nothing to add: its 221 was always replaced, and
-		// closing the pipe ends its side. One round trip fewer.
+		// the session's end ends its side. One round trip fewer.
 		c.count(verb, true)
 		// finish sends the 221 once the record is written.
 		c.write(c.dialectLines(c.srv.cfg.Dialect, scenarios.ReplyQuit, vars{arg: arg, line: line}, []string{"221 2.0.0 Bye"}))
@@ -480,8 +480,8 @@ func (c *conn) relay(verb, arg, line string) (EndReason, bool) {
 			}
 			// The body stays in the wire layer: go-smtp gets only the
 			// end-of-data line and Data takes the body from c.body.
-			// Relaying it line by line through the pipe cost most of a
-			// plaintext session (issue 14's profile).
+			// Relaying it line by line through the pipe that then joined
+			// them cost most of a plaintext session (issue 14's profile).
 			buf := bodies.Get().(*[]byte)
 			c.body, c.bodyOver = (*buf)[:0], false
 			readErr := c.readBody(c.keepBody)

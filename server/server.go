@@ -4,7 +4,8 @@
 // failure on the wire byte for byte.
 //
 // The wire layer (front.go) sits between the client's TCP connection and
-// go-smtp, which it talks to over an in-memory pipe:
+// go-smtp, which it hands each command through an in-memory connection
+// that resumes the session as a coroutine (bridge.go):
 //
 //  1. It writes the imitated banner, reads each command line, and relays
 //     SMTP commands to go-smtp, rewriting go-smtp's replies into the

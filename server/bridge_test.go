@@ -1,0 +1,119 @@
+package server
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/mxlab/mxlab/internal/netns"
+	"github.com/mxlab/mxlab/msgstore"
+	"github.com/mxlab/mxlab/scenarios"
+)
+
+// TestAnsweredAlone: the lines the wire layer answers without go-smtp,
+// before it has started, are the ones that keep a session on the
+// goroutine that accepted it.
+func TestAnsweredAlone(t *testing.T) {
+	for line, want := range map[string]bool{
+		"EHLO client.example": true, "ehlo client.example": true, "EHLO": false, "EHLO  ": false,
+		"STARTTLS": true, "QUIT": true, "XYZZY": true, "": true, "HELP": true,
+		"HELO client.example": false, "MAIL FROM:<a@b>": false, "rcpt to:<a@b>": false, "RSET": false,
+		"NOOP": false, "VRFY a": false, "AUTH PLAIN": false, "DATA": false, "BDAT 10 LAST": false,
+	} {
+		if got := answeredAlone(line); got != want {
+			t.Errorf("answeredAlone(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
+
+// TestSTARTTLSAfterGoSMTP: a client that sends a command go-smtp answers
+// before STARTTLS makes the session a coroutine driven by go-smtp's
+// goroutine; STARTTLS ends go-smtp's side and the session goes on with a
+// driver of its own, then a new go-smtp side takes the message.
+func TestSTARTTLSAfterGoSMTP(t *testing.T) {
+	ts := startScenario(t, "baseline", nil)
+	d := ts.greeted(t)
+	d.Cmd("NOOP", 250)
+	d.Cmd("RSET", 250)
+	d.Cmd("STARTTLS", 220)
+	if err := d.StartTLS(clientTLS(ts, ts.mx)); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	d.Cmd("EHLO client.example", 250)
+	d.Cmd("MAIL FROM:<a@client.example>", 250)
+	d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
+	d.Cmd("DATA", 354)
+	queued := d.Cmd("x\r\n.", 250)[0]
+	d.Cmd("QUIT", 221)
+	r := ts.waitRecords(t, 1)[0]
+	if r.EndReason != EndQuit || len(r.QueueIDs) != 1 || !strings.Contains(queued, r.QueueIDs[0]) || len(r.Notes) > 0 {
+		t.Errorf("record end %q queue ids %v notes %q; the 250 was %q", r.EndReason, r.QueueIDs, r.Notes, queued)
+	}
+	// Close returns only once every session has ended: a session left
+	// suspended in its coroutine would hold it.
+	ts.Close()
+}
+
+// TestPanicAfterHandOver: a panic once the session runs as a coroutine
+// ends that session as one before does (TestPanicEndsOneSession).
+func TestPanicAfterHandOver(t *testing.T) {
+	ts := startScenario(t, "baseline", func(_ *scenarios.Scenario, c *Config) {
+		c.Logger = slog.New(slog.DiscardHandler)
+		c.commandHook = func(line string) {
+			if line == "XPANIC" {
+				panic("injected by the test")
+			}
+		}
+	})
+	d := ts.greeted(t)
+	d.Cmd("MAIL FROM:<a@client.example>", 250)
+	if got := d.Cmd("XPANIC", 421)[0]; !strings.HasPrefix(got, "421 4.3.0 ") {
+		t.Errorf("reply %q", got)
+	}
+	expectClosed(t, d)
+	d2 := ts.greeted(t)
+	d2.Cmd("MAIL FROM:<a@client.example>", 250)
+	d2.Cmd("QUIT", 221)
+	recs := ts.waitRecords(t, 2)
+	ends := map[EndReason]int{}
+	for _, r := range recs {
+		ends[r.EndReason]++
+	}
+	if ends[EndClosedByLab] != 1 || ends[EndQuit] != 1 {
+		t.Errorf("ends %v", ends)
+	}
+	ts.Close()
+}
+
+// TestPanicInGoSMTP: a panic in a go-smtp handler (here, in Data while
+// the message is stored) is go-smtp's to answer: it writes its 421 and
+// closes its side. The client gets that reply; the session goes on
+// without go-smtp and ends at the client's QUIT, and the lab serves the
+// next session.
+func TestPanicInGoSMTP(t *testing.T) {
+	var log netns.LockedBuffer
+	store, err := msgstore.Open(msgstore.Config{OnDeliver: func(msgstore.Message) { panic("injected by the test") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startScenario(t, "baseline", func(_ *scenarios.Scenario, c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&log, nil))
+		c.Messages = store
+	})
+	d := ts.greeted(t)
+	d.Cmd("MAIL FROM:<a@client.example>", 250)
+	d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
+	d.Cmd("DATA", 354)
+	if got := d.Cmd("x\r\n.", 421)[0]; got != "421 4.0.0 Internal server error" {
+		t.Errorf("reply to the message %q", got)
+	}
+	d.Cmd("QUIT", 221)
+	d2 := ts.greeted(t)
+	d2.Cmd("MAIL FROM:<a@client.example>", 250)
+	d2.Cmd("QUIT", 221)
+	ts.waitRecords(t, 2)
+	ts.Close()
+	if out := log.String(); !strings.Contains(out, "injected by the test") {
+		t.Errorf("go-smtp's panic is not in the log:\n%s", out)
+	}
+}
