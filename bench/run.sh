@@ -25,4 +25,4 @@ echo "### Memory per idle session (RSS growth of mxlab serve / connections)"
 go test -count=1 -run '^TestIdleConnectionMemory$' -v ./cmd/mxlab | grep -o 'idle sessions .*'
 echo
 echo "### In-process benchmarks (go test -bench; one change, one benchmark)"
-go test -run '^$' -bench 'SessionPlain|STARTTLSLab|HandshakeBareTLS|Alert|SessionLogAdd' -benchmem -count 1 ./server | grep '^Benchmark'
+go test -run '^$' -bench 'SessionPlain|PipelinedRSET|STARTTLSLab|HandshakeBareTLS|Alert|SessionLogAdd' -benchmem -count 1 ./server | grep '^Benchmark'

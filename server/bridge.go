@@ -47,6 +47,8 @@ func (c *conn) serve() {
 	if c.part(c.run) != endHandOver {
 		return
 	}
+	// The coroutine always runs to its end (its drivers resume it until
+	// next says so), so iter.Pull's stop is never needed.
 	c.next, _ = iter.Pull(func(yield func(struct{}) bool) {
 		c.yield = yield
 		c.part(c.commands)
@@ -96,6 +98,11 @@ func (c *conn) drive() {
 	for {
 		if _, ok := c.next(); !ok {
 			return
+		}
+		if c.stopping {
+			// stopBackend with no go-smtp to stop (its side closed, or
+			// never came): nothing to wait for.
+			continue
 		}
 		// The session asked for go-smtp: c.toSMTP holds its first line.
 		if err := c.srv.backends.hand(c.ctx, &bridge{front: c}); err != nil {

@@ -88,8 +88,8 @@ func TestPanicAfterHandOver(t *testing.T) {
 // TestPanicInGoSMTP: a panic in a go-smtp handler (here, in Data while
 // the message is stored) is go-smtp's to answer: it writes its 421 and
 // closes its side. The client gets that reply; the session goes on
-// without go-smtp and ends at the client's QUIT, and the lab serves the
-// next session.
+// without go-smtp (after STARTTLS, with a new go-smtp side) and ends at
+// the client's QUIT, and the lab serves the next session.
 func TestPanicInGoSMTP(t *testing.T) {
 	var log netns.LockedBuffer
 	store, err := msgstore.Open(msgstore.Config{OnDeliver: func(msgstore.Message) { panic("injected by the test") }})
@@ -107,6 +107,12 @@ func TestPanicInGoSMTP(t *testing.T) {
 	if got := d.Cmd("x\r\n.", 421)[0]; got != "421 4.0.0 Internal server error" {
 		t.Errorf("reply to the message %q", got)
 	}
+	d.Cmd("STARTTLS", 220)
+	if err := d.StartTLS(clientTLS(ts, ts.mx)); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	d.Cmd("EHLO client.example", 250)
+	d.Cmd("MAIL FROM:<a@client.example>", 250)
 	d.Cmd("QUIT", 221)
 	d2 := ts.greeted(t)
 	d2.Cmd("MAIL FROM:<a@client.example>", 250)
