@@ -23,8 +23,8 @@ import (
 // So once go-smtp may be needed, the session runs as a coroutine
 // (iter.Pull), and go-smtp's connection is a bridge whose reads resume
 // it. Until then (the banner, EHLO, STARTTLS: where an idle session
-// waits) it runs on the goroutine that accepted the client, alone: a
-// coroutine would add a goroutine waiting on it (issue 14: memory per
+// waits) it runs alone on the session's own goroutine (Server.handle's):
+// a coroutine would add a goroutine waiting on it (issue 14: memory per
 // idle connection). At the first command that may need go-smtp
 // (answeredAlone), that goroutine makes the rest of the session a
 // coroutine and drives it (drive) until it hands go-smtp a command; it
@@ -33,8 +33,20 @@ import (
 // until the session hands it the next command (toBackend). What go-smtp
 // writes is kept until the session reads it (backendReply): a write
 // never waits. A round trip is two coroutine switches, with no timer
-// and no scheduler hand-off, and nothing can deadlock: the side that is
-// not running is always waiting for the other.
+// and no scheduler hand-off, and the two sides cannot wait for each
+// other: the side that is not running is always waiting for the other.
+//
+// What this gives up: while go-smtp runs one of the lab's handlers
+// (Data, which writes the store and the accepted file), the session is
+// suspended, and neither its timeout nor Server.Close can end it until
+// the handler returns. The pipe bounded that wait by 30 s and then left
+// go-smtp's goroutine blocked in the write all the same.
+//
+// A session that became a coroutine for a command that then needed no
+// go-smtp (a fault or a refusal answered it) keeps its first goroutine
+// waiting in drive, and so does one after STARTTLS ended a go-smtp side
+// (a new goroutine drives it): two goroutines where an idle session
+// otherwise has one.
 
 // endHandOver is commands' word for "go on as a coroutine"; it is never
 // recorded.
@@ -92,8 +104,9 @@ func answeredAlone(line string) bool {
 
 // drive runs the session until it ends or asks for go-smtp, and then
 // gives go-smtp a bridge whose reads drive it from then on. It runs on
-// the goroutine that accepted the client, and again on a goroutine of
-// its own after STARTTLS ends go-smtp's side (stopBackend).
+// the session's own goroutine, on a goroutine of its own after STARTTLS
+// ended go-smtp's side (stopBackend), and on go-smtp's goroutine after
+// go-smtp closed its side (bridge.Read).
 func (c *conn) drive() {
 	for {
 		if _, ok := c.next(); !ok {
@@ -133,7 +146,8 @@ func (c *conn) toBackend(p []byte) error {
 	c.toSMTP = nil
 	if c.backErr != nil && c.fromSMTP.Len() > 0 {
 		// go-smtp answered, then closed its side (its 421 after a panic
-		// in a handler): the answer is read; the next hand-over fails.
+		// in a handler, its 500 after too many errors): the answer is
+		// read; the next hand-over fails.
 		return nil
 	}
 	return c.backErr
@@ -157,7 +171,8 @@ func (c *conn) stopBackend() {
 	}
 	c.stopping = true
 	// go-smtp's read returns io.EOF and starts a new driver
-	// (bridge.Read), which resumes the session here.
+	// (bridge.Read), which resumes the session here; with no go-smtp
+	// side left to stop, the driver in drive's loop resumes it.
 	c.yield(struct{}{})
 	c.stopping, c.backOn = false, false
 	c.fromSMTP.Reset()
@@ -224,8 +239,10 @@ func (b *bridge) Read(p []byte) (int, error) {
 		case b.ended:
 			return 0, io.EOF
 		case b.closed.Load():
-			// go-smtp closed its side (after a panic in a handler): the
-			// session goes on without it, driven from here.
+			// go-smtp closed its side (after a panic in a handler, or
+			// after too many protocol errors): the session goes on
+			// without it, driven from here, which keeps go-smtp's
+			// connection until the session ends.
 			c.backErr, b.ended = net.ErrClosed, true
 			c.drive()
 			return 0, io.EOF
@@ -239,6 +256,13 @@ func (b *bridge) Read(p []byte) (int, error) {
 		}
 		if _, ok := c.next(); !ok {
 			b.ended = true
+			if c.midChunk {
+				// The client left in the middle of a BDAT chunk: go-smtp
+				// must not take a short chunk for a whole one (it would
+				// store a truncated message); an error resets its
+				// transaction (RFC 3030 §3: the message is not taken).
+				return 0, io.ErrUnexpectedEOF
+			}
 			return 0, io.EOF
 		}
 	}
@@ -254,7 +278,7 @@ func (b *bridge) Write(p []byte) (int, error) {
 	return b.front.fromSMTP.Write(p)
 }
 
-// Close is go-smtp closing its side; the session's next read of it
+// Close is go-smtp closing its side; go-smtp's next read of the bridge
 // finds out.
 func (b *bridge) Close() error {
 	b.closed.Store(true)

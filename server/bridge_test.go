@@ -1,9 +1,11 @@
 package server
 
 import (
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mxlab/mxlab/internal/netns"
 	"github.com/mxlab/mxlab/msgstore"
@@ -121,5 +123,74 @@ func TestPanicInGoSMTP(t *testing.T) {
 	ts.Close()
 	if out := log.String(); !strings.Contains(out, "injected by the test") {
 		t.Errorf("go-smtp's panic is not in the log:\n%s", out)
+	}
+}
+
+// TestBDATOverTheBuffer: chunks larger than the session's 4 KiB reader
+// reach go-smtp whole, a buffer's worth at a time, and the message keeps
+// every byte.
+func TestBDATOverTheBuffer(t *testing.T) {
+	ts := startScenario(t, "baseline", nil)
+	d := ts.greeted(t)
+	d.Cmd("MAIL FROM:<a@client.example>", 250)
+	d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
+	body := strings.Repeat("0123456789abcdef", 10000)
+	d.Send("BDAT 100000\r\n" + body[:100000-2]) // Send adds CRLF
+	d.Expect(250)
+	d.Send("BDAT 60000 LAST\r\n" + body[100000:160000-2])
+	d.Expect(250)
+	d.Cmd("QUIT", 221)
+	if r := ts.waitRecords(t, 1)[0]; r.Message == nil || r.Message.Size != 160000 || len(r.QueueIDs) != 1 {
+		t.Errorf("record message %+v queue ids %v, want 160000 bytes queued once", r.Message, r.QueueIDs)
+	}
+}
+
+// TestBridgeReadCutShort: when the session ends while go-smtp reads a
+// BDAT chunk, go-smtp's read fails instead of ending cleanly: go-smtp
+// takes a clean end for the end of the chunk and would store the bytes
+// it had as the message (found by review: BDAT 100 LAST, 12 bytes, the
+// client gone, a 12-byte message stored).
+func TestBridgeReadCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		midChunk bool
+		want     error
+	}{{true, io.ErrUnexpectedEOF}, {false, io.EOF}} {
+		c := &conn{midChunk: tc.midChunk}
+		c.next = func() (struct{}, bool) { return struct{}{}, false } // the session has ended
+		b := &bridge{front: c}
+		var p [16]byte
+		if n, err := b.Read(p[:]); n != 0 || err != tc.want {
+			t.Errorf("midChunk %v: read %d, %v; want %v", tc.midChunk, n, err, tc.want)
+		}
+		if _, err := b.Read(p[:]); err != io.EOF {
+			t.Errorf("midChunk %v: the read after: %v, want EOF", tc.midChunk, err)
+		}
+	}
+}
+
+// TestCloseWhileCoroutine: Server.Close ends a session that runs as a
+// coroutine driven by go-smtp's goroutine, and one whose go-smtp side
+// STARTTLS ended (driven by a goroutine of its own).
+func TestCloseWhileCoroutine(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		ts := startScenario(t, "baseline", nil)
+		d := ts.greeted(t)
+		d.Cmd("NOOP", 250)
+		if tls {
+			d.Cmd("STARTTLS", 220)
+			if err := d.StartTLS(clientTLS(ts, ts.mx)); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+		}
+		closed := make(chan struct{})
+		go func() { ts.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(30 * time.Second): // a bound against a hang, not a measure
+			t.Fatalf("tls %v: Close did not return", tls)
+		}
+		if r := ts.waitRecords(t, 1)[0]; r.EndReason != EndClosedByLab {
+			t.Errorf("tls %v: end %q", tls, r.EndReason)
+		}
 	}
 }

@@ -71,6 +71,11 @@ func TestFaultPoints(t *testing.T) {
 			if err == nil || !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "EOF") && !errors.Is(err, syscall.ECONNRESET) {
 				t.Errorf("handshake after 220: %v, want EOF or a reset", err)
 			}
+			// The lab reads until the client closes (faultClose): a
+			// client that saw the close gives up. Without this the record
+			// waited for the handshake timeout, as long as waitRecords
+			// waits, and a loaded machine failed the test.
+			d.Conn.Close()
 		}, EndClosedByLab},
 		{"reset at RCPT", scenarios.Fault{At: scenarios.AtRCPT, Do: scenarios.DoReset}, func(t *testing.T, ts *testServer) {
 			d := ts.greeted(t)

@@ -58,6 +58,7 @@ type conn struct {
 	// handedOver says it is still to be handled.
 	pending    string
 	handedOver bool
+	midChunk   bool        // a BDAT chunk is being handed to go-smtp (copyChunk)
 	stopAbort  func() bool // stops the session timeout's abort
 	toSMTP     []byte
 	fromSMTP   bytes.Buffer
@@ -701,10 +702,14 @@ func (c *conn) discardChunk(n int64) error {
 	return err
 }
 
-// copyChunk hands go-smtp a chunk of n bytes as they arrive, a
-// buffer's worth at a time; err is the client's, backErr go-smtp's.
+// copyChunk hands go-smtp a chunk of n bytes, up to a buffer's worth at
+// a time; err is the client's, backErr go-smtp's. A chunk cut short
+// leaves midChunk set: go-smtp's read is then told the chunk ended early
+// (bridge.Read), or it would take the bytes it had for the whole chunk
+// and store them as the message.
 func (c *conn) copyChunk(n int64) (err, backErr error) {
 	c.client.SetReadDeadline(time.Now().Add(c.srv.cfg.Timeouts.Command))
+	c.midChunk = true
 	for n > 0 {
 		buf, err := c.br.Peek(int(min(n, int64(c.br.Size()))))
 		if len(buf) > 0 {
@@ -718,6 +723,7 @@ func (c *conn) copyChunk(n int64) (err, backErr error) {
 			return err, nil
 		}
 	}
+	c.midChunk = false
 	return nil, nil
 }
 

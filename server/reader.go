@@ -21,7 +21,8 @@ import (
 
 // readers read the client's commands; a session holds one from the
 // first byte of a command until it waits for the next with nothing
-// buffered.
+// buffered (where it cannot wait on its socket, not a Unix, a plaintext
+// session keeps it: reader_other.go).
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // clientReader is what the session's reader reads: the client's
@@ -49,8 +50,8 @@ func (r *clientReader) Read(p []byte) (int, error) {
 // tlsWait waits for a TLS session's next bytes without a reader: a
 // one-byte read of the TLS connection, kept for the reader's first read
 // (an error, for the read after). crypto/tls keeps the rest of the
-// record; the reader's next read takes it, so what one read of the
-// session's reader returns is unchanged. An idle TLS session holds no
+// record; the reader's next read takes it, so once the reader has read
+// on, what it holds is what it held before. An idle TLS session holds no
 // 4 KiB reader (issue 14: memory per idle TLS connection, at the edge of
 // its 40 KiB with one).
 func (c *conn) tlsWait() {
