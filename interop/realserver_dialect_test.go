@@ -16,6 +16,9 @@ type dialect struct {
 	Banner   []string
 	EHLO     []string
 	STARTTLS []string
+	// Spaced is what the server said to "NOOP " and "RSET ", each with
+	// a space after the verb.
+	Spaced []string
 	// Errors is what the server said to unknown commands sent one at a
 	// time until it closed (probeErrors), where probed.
 	Errors []string
@@ -57,6 +60,15 @@ func (w *world) probeDialect(addr string) dialect {
 	fmt.Fprint(c, "EHLO probe.lab.test\r\n")
 	if d.EHLO = read(); d.Err != "" {
 		return d
+	}
+	// Commands with a space after the verb and nothing else: the real
+	// servers split the line into words; go-smtp took "NOOP " for a
+	// mangled command.
+	for _, cmd := range []string{"NOOP ", "RSET "} {
+		fmt.Fprint(c, cmd+"\r\n")
+		if d.Spaced = append(d.Spaced, read()...); d.Err != "" {
+			return d
+		}
 	}
 	fmt.Fprint(c, "STARTTLS\r\n")
 	d.STARTTLS = read()
@@ -159,6 +171,7 @@ func dialectDiffs(lab, real dialect) []string {
 		name string
 		a, b []string
 	}{{"banner", lab.Banner, real.Banner}, {"EHLO", lab.EHLO, real.EHLO}, {"STARTTLS reply", lab.STARTTLS, real.STARTTLS},
+		{`replies to "NOOP " and "RSET "`, lab.Spaced, real.Spaced},
 		{"unknown commands until the close", lab.Errors, real.Errors}} {
 		if !slices.Equal(part.a, part.b) {
 			diffs = append(diffs, fmt.Sprintf("%s: lab %q ≠ real %q", part.name, part.a, part.b))
@@ -171,7 +184,7 @@ func dialectDiffs(lab, real dialect) []string {
 }
 
 func (d dialect) String() string {
-	s := fmt.Sprintf("banner %q; EHLO %q; STARTTLS %q", d.Banner, d.EHLO, d.STARTTLS)
+	s := fmt.Sprintf("banner %q; EHLO %q; NOOP and RSET with a space %q; STARTTLS %q", d.Banner, d.EHLO, d.Spaced, d.STARTTLS)
 	if d.Errors != nil {
 		s += fmt.Sprintf("; unknown commands %q", d.Errors)
 	}

@@ -194,3 +194,24 @@ func TestCloseWhileCoroutine(t *testing.T) {
 		}
 	}
 }
+
+// TestSpacedCommands: a verb followed by a space and nothing else is
+// taken as the verb, as the imitated servers take it (interop's dialect
+// probe measured "NOOP " and "RSET " against real Postfix, sendmail and
+// Exim); go-smtp, handed the line as sent, answered 501 "Bad command"
+// and closed after the fourth.
+func TestSpacedCommands(t *testing.T) {
+	ts := startScenario(t, "baseline", nil)
+	d := ts.greeted(t)
+	for range 5 {
+		if got := d.Cmd("NOOP ", 250)[0]; got != "250 2.0.0 Ok" {
+			t.Errorf("NOOP with a space: %q", got)
+		}
+	}
+	d.Cmd("RSET ", 250)
+	d.Cmd("MAIL FROM:<a@client.example> ", 250)
+	d.Cmd("RCPT TO:<b@baseline.mxlab.test> ", 250)
+	d.Cmd("DATA ", 354)
+	d.Cmd("x\r\n.", 250)
+	d.Cmd("QUIT ", 221)
+}
