@@ -2,9 +2,12 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -74,29 +77,91 @@ func (s *session) Data(r io.Reader) error {
 	rec.Message = &MessageRecord{From: s.from, To: append([]string(nil), s.to...), Size: int64(len(body))}
 	cfg := s.front.srv.cfg
 	now := cfg.Now()
-	var stored string
-	if cfg.Messages != nil {
-		m, err := cfg.Messages.Deliver(msgstore.Envelope{
-			Session: rec.ID, Scenario: rec.Scenario, From: s.from, To: rec.Message.To, Received: now,
-		}, body)
-		if err != nil {
-			return s.queueFileError("storing the message", err)
-		}
-		stored = m.ID
-		rec.Messages = append(rec.Messages, m.ID)
-	}
+	env := msgstore.Envelope{Session: rec.ID, Scenario: rec.Scenario, From: s.from, To: rec.Message.To, Received: now}
 	// The queue id the 250 will give, in the accepted file before the
 	// 250 leaves: a message acknowledged is a message on record.
 	qid := s.front.srv.queueID()
-	if a := cfg.Accepted; a != nil {
-		if err := a.add(Accepted{QueueID: qid, Session: rec.ID, Scenario: rec.Scenario, From: s.from,
-			To: rec.Message.To, Size: rec.Message.Size, Time: now.UTC(), Message: stored}); err != nil {
-			return s.queueFileError("recording the message", err)
+	accepted := Accepted{QueueID: qid, Session: rec.ID, Scenario: rec.Scenario, From: s.from,
+		To: rec.Message.To, Size: rec.Message.Size, Time: now.UTC()}
+	var stored string
+	var what string
+	err = s.front.whileAlive(func(gone *atomic.Bool) error {
+		if cfg.Messages != nil {
+			m, err := cfg.Messages.Deliver(env, body)
+			if err != nil {
+				what = "storing the message"
+				return err
+			}
+			stored = m.ID
 		}
+		if a := cfg.Accepted; a != nil && !gone.Load() {
+			accepted.Message = stored
+			if err := a.add(accepted); err != nil {
+				what = "recording the message"
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errSessionGone) {
+		s.front.bodyLent = true
+		return s.queueFileError("storing the message", err)
+	}
+	if err != nil {
+		return s.queueFileError(what, err)
+	}
+	if stored != "" {
+		rec.Messages = append(rec.Messages, stored)
 	}
 	s.front.queueID = qid
 	rec.QueueIDs = append(rec.QueueIDs, qid)
 	return nil
+}
+
+// errSessionGone: the session ended (its timeout, the lab's Close) while
+// the message was being written.
+var errSessionGone = errors.New("the session ended before the message was written")
+
+// whileAlive runs write, which keeps a message, on a goroutine of its
+// own and waits for it or for the end of the session. go-smtp's Data runs
+// while the session waits for go-smtp (bridge.go): a write that never
+// returns (a hung disk) would otherwise hold the session past its
+// timeout and the lab's Close past its end. A write left behind goes on
+// and ends on its own; gone tells it the session is over, so that it
+// records no acceptance the client was never given.
+// A panic in write is raised again here, where go-smtp's handler
+// recovers it as before (its 421); one after the session is gone is
+// logged.
+func (c *conn) whileAlive(write func(gone *atomic.Bool) error) error {
+	type outcome struct {
+		err      error
+		panicked any
+		stack    []byte
+	}
+	var gone atomic.Bool
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				if gone.Load() {
+					c.srv.cfg.Logger.Error(fmt.Sprintf("%s %s: panic in a message write left behind: %v", c.rec.Scenario, c.rec.ID, p),
+						"stack", string(debug.Stack()))
+				}
+				done <- outcome{panicked: p, stack: debug.Stack()}
+			}
+		}()
+		done <- outcome{err: write(&gone)}
+	}()
+	select {
+	case o := <-done:
+		if o.panicked != nil {
+			panic(fmt.Sprintf("%v (writing the message)\n%s", o.panicked, o.stack))
+		}
+		return o.err
+	case <-c.ctx.Done():
+		gone.Store(true)
+		return errSessionGone
+	}
 }
 
 // queueFileError logs why a message could not be kept and answers as

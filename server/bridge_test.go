@@ -215,3 +215,42 @@ func TestSpacedCommands(t *testing.T) {
 	d.Cmd("x\r\n.", 250)
 	d.Cmd("QUIT ", 221)
 }
+
+// TestStuckWriteEndsWithTheSession: a message write that does not return
+// (here the store's OnDeliver waits; a hung disk in life) holds neither
+// the session past its end nor the lab's Close (found by review: with
+// go-smtp's Data running while the session waits for it, nothing ended
+// such a session). The write left behind records no acceptance.
+func TestStuckWriteEndsWithTheSession(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	store, err := msgstore.Open(msgstore.Config{OnDeliver: func(msgstore.Message) {
+		entered <- struct{}{}
+		<-release
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startScenario(t, "baseline", func(_ *scenarios.Scenario, c *Config) {
+		c.Logger = slog.New(slog.DiscardHandler)
+		c.Messages = store
+	})
+	d := ts.greeted(t)
+	d.Cmd("MAIL FROM:<a@client.example>", 250)
+	d.Cmd("RCPT TO:<b@baseline.mxlab.test>", 250)
+	d.Cmd("DATA", 354)
+	d.Send("x\r\n.")
+	<-entered
+	closed := make(chan struct{})
+	go func() { ts.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second): // a bound against a hang, not a measure
+		t.Fatal("Close did not return while a message write was stuck")
+	}
+	r := ts.waitRecords(t, 1)[0]
+	if r.EndReason != EndClosedByLab || len(r.QueueIDs) != 0 {
+		t.Errorf("record end %q queue ids %v, want closed-by-lab and none", r.EndReason, r.QueueIDs)
+	}
+}

@@ -89,6 +89,7 @@ type conn struct {
 	body       []byte // the DATA body read, dot-stuffing undone
 	bodyHeld   bool   // body holds the message go-smtp's Data is taking
 	bodyOver   bool   // the body went past the size limit
+	bodyLent   bool   // a write Data gave up on may still read the body
 	resetByLab bool   // a fault closes with RST: no close_notify
 
 	ctx    context.Context
@@ -136,6 +137,9 @@ func (c *conn) abort() {
 	c.abortd = true
 	c.mu.Unlock()
 	c.raw.Close()
+	// What waits on the session's context (a message being written,
+	// whileAlive; a slow-data delay) gives up too.
+	c.cancel()
 }
 
 func (c *conn) aborted() bool {
@@ -669,13 +673,14 @@ var bodies = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledBody = 1 << 20
 
 // releaseBody gives the body's buffer back once Data is done with it;
-// the store keeps a copy (msgstore.Store.Deliver).
+// the store keeps a copy (msgstore.Store.Deliver). A body a write left
+// behind may still be reading (whileAlive) is left to the collector.
 func (c *conn) releaseBody(buf *[]byte) {
-	if cap(c.body) <= maxPooledBody {
+	if cap(c.body) <= maxPooledBody && !c.bodyLent {
 		*buf = c.body[:0]
 		bodies.Put(buf)
 	}
-	c.bodyHeld, c.body = false, nil
+	c.bodyHeld, c.body, c.bodyLent = false, nil, false
 }
 
 // takeBody is the message go-smtp's Data is taking: the body the wire
