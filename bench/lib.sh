@@ -50,13 +50,18 @@ bench_lab() {
 # bench_site SCENARIO FIELD: a field of the scenario's manifest entry.
 bench_site() { "$BENCH_TMP/mxbench" site -manifest "$BENCH_TMP/lab.json" -scenario "$1" -field "$2"; }
 
-# bench_server OUTFILE CMD...: starts a peer that prints its address on
-# its first line, and waits for that line.
+# bench_server VAR OUTFILE CMD...: starts a peer that prints its address
+# on its first line, waits for that line and puts it in VAR. Not to be
+# called in $(...): the peer's PID would go into a subshell's bench_pids,
+# and the peer would outlive the run (an alert-server did, 40 minutes).
 bench_server() {
-  local out=$1; shift
+  local var=$1 out=$2; shift 2
   "$@" >"$out" 2>"$out.err" &
   bench_pids+=($!)
-  for _ in $(seq 300); do [ -s "$out" ] && { head -1 "$out"; return 0; }; sleep 0.1; done
+  for _ in $(seq 300); do
+    if [ -s "$out" ]; then printf -v "$var" '%s' "$(head -1 "$out")"; return 0; fi
+    sleep 0.1
+  done
   echo "bench: $* did not start:" >&2; cat "$out.err" >&2; return 1
 }
 

@@ -31,7 +31,7 @@ smtp-sink "${sink_user[@]}" "$sink_addr" 1000 >/dev/null &
 bench_pids+=($!)
 # A bare Go sink (mxbench sink-server): what Go's runtime alone costs a
 # sink on this machine, the floor under the lab's own figure.
-gosink_addr=$(bench_server "$BENCH_TMP/gosink.out" "$BENCH_TMP/mxbench" sink-server -addr 127.0.0.1:0)
+bench_server gosink_addr "$BENCH_TMP/gosink.out" "$BENCH_TMP/mxbench" sink-server -addr 127.0.0.1:0
 servers=("mxlab no-starttls=lab" "smtp-sink=sink" "Go sink (mxbench)=gosink")
 # aiosmtpd: Debian's python3-aiosmtpd, with Debian's python3 (not a
 # python3 earlier on PATH without the module).

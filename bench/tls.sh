@@ -24,9 +24,9 @@ base=$(bench_site baseline smtp)
 base_mx=$(bench_site baseline mx)
 sni=$(bench_site sni-reject smtp)
 sni_mx=$(bench_site sni-reject mx)
-bare=$(bench_server "$BENCH_TMP/bare" "$BENCH_TMP/mxbench" tls-server \
-  -cert "$(bench_site baseline cert)" -key "$(bench_site baseline key)")
-alerter=$(bench_server "$BENCH_TMP/alerter" "$BENCH_TMP/mxbench" alert-server -copy "$sni" -sni "$sni_mx")
+bench_server bare "$BENCH_TMP/bare" "$BENCH_TMP/mxbench" tls-server \
+  -cert "$(bench_site baseline cert)" -key "$(bench_site baseline key)"
+bench_server alerter "$BENCH_TMP/alerter" "$BENCH_TMP/mxbench" alert-server -copy "$sni" -sni "$sni_mx"
 
 drive() { "$BENCH_TMP/mxbench" drive -c 50 -n "$sessions" "$@"; }
 lab_starttls() { drive -mode starttls -addr "$base" -sni "$base_mx"; }
