@@ -129,6 +129,7 @@ var errSessionGone = errors.New("the session ended before the message was writte
 // timeout and the lab's Close past its end. A write left behind goes on
 // and ends on its own; gone tells it the session is over, so that it
 // records no acceptance the client was never given.
+//
 // A panic in write is raised again here, where go-smtp's handler
 // recovers it as before (its 421); one after the session is gone is
 // logged.
